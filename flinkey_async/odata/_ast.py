@@ -1,0 +1,623 @@
+"""The OData expression tree: frozen attrs nodes shared by builder, printer, parser and evaluator.
+
+Python operators on nodes build bigger trees (SQLAlchemy Core style): ``F.name == "Golf"`` is a
+:class:`Comparison`, not a ``bool``. Two consequences, both deliberate:
+
+* structural equality of two trees is :meth:`Expr.same_as` (or comparing :meth:`Expr.key`),
+  because ``==`` is taken by the tree builder;
+* ``bool(node)`` raises ``TypeError``, so ``a and b`` / ``a or b`` / ``not a`` / ``x in [node]``
+  fail loudly instead of silently dropping half a filter. Use ``&``, ``|`` and ``~``.
+
+Nodes stay hashable: ``hash(node)`` is ``hash(node.key())``. Use ``node.key()`` as the dict or set
+key when several structurally equal nodes may meet, because a hash tie compares with ``==``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Final, TypeAlias
+from typing import Literal as TypingLiteral
+from uuid import UUID
+
+import attrs
+
+from flinkey_async._exceptions import ODataError
+
+__all__ = [
+    "FUNCTIONS",
+    "Arithmetic",
+    "Call",
+    "Comparison",
+    "Expr",
+    "In",
+    "ListExpr",
+    "Literal",
+    "LiteralValue",
+    "Logical",
+    "Negate",
+    "Not",
+    "OrderKey",
+    "Property",
+    "Raw",
+    "as_expr",
+]
+
+LiteralValue: TypeAlias = (
+    bool | int | float | Decimal | str | date | datetime | time | timedelta | UUID | bytes | None
+)
+"""Python values a :class:`Literal` holds (an ``Enum`` member is stored as its ``value``)."""
+
+CompareOp: TypeAlias = TypingLiteral["eq", "ne", "gt", "ge", "lt", "le"]
+LogicalOp: TypeAlias = TypingLiteral["and", "or"]
+ArithmeticOp: TypeAlias = TypingLiteral["add", "sub", "mul", "div", "divby", "mod"]
+
+COMPARE_OPS: Final = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+LOGICAL_OPS: Final = frozenset({"and", "or"})
+ARITHMETIC_OPS: Final = frozenset({"add", "sub", "mul", "div", "divby", "mod"})
+
+FUNCTIONS: Final[dict[str, tuple[int, int]]] = {
+    # name: (fewest, most) arguments
+    "contains": (2, 2),
+    "startswith": (2, 2),
+    "endswith": (2, 2),
+    "tolower": (1, 1),
+    "toupper": (1, 1),
+    "trim": (1, 1),
+    "length": (1, 1),
+    "indexof": (2, 2),
+    "substring": (2, 3),
+    "concat": (2, 2),
+    "year": (1, 1),
+    "month": (1, 1),
+    "day": (1, 1),
+    "hour": (1, 1),
+    "minute": (1, 1),
+    "second": (1, 1),
+    "fractionalseconds": (1, 1),
+    "date": (1, 1),
+    "time": (1, 1),
+    "totaloffsetminutes": (1, 1),
+    "totalseconds": (1, 1),
+    "now": (0, 0),
+    "maxdatetime": (0, 0),
+    "mindatetime": (0, 0),
+    "round": (1, 1),
+    "floor": (1, 1),
+    "ceiling": (1, 1),
+}
+"""The OData canonical functions this package knows, with their arities."""
+
+IDENTIFIER: Final = re.compile(r"[^\W\d]\w{0,127}")
+"""An OData identifier (``odataIdentifier``): a letter or ``_``, then letters, digits, ``_``."""
+
+# Names that would read back as something else when printed bare.
+_RESERVED_ANY_CASE: Final = frozenset({"true", "false", "null", "not"})
+_RESERVED_EXACT: Final = frozenset({"INF", "NaN"})
+
+
+def check_identifier(name: object, what: str) -> str:
+    """``name`` if it is a usable OData identifier, else a clear error (never injectable text)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
+    if IDENTIFIER.fullmatch(name) is None:
+        raise ODataError(f"{what} {name!r} is not an OData identifier")
+    if name.lower() in _RESERVED_ANY_CASE or name in _RESERVED_EXACT:
+        raise ODataError(f"{what} {name!r} is a reserved OData word")
+    return name
+
+
+class Expr:
+    """Base of every expression node; its operators and methods build new nodes.
+
+    ======================  ==========================
+    Python                  OData
+    ======================  ==========================
+    ``a == b``, ``a != b``  ``a eq b``, ``a ne b``
+    ``<  <=  >  >=``        ``lt le gt ge``
+    ``a & b``, ``a | b``    ``a and b``, ``a or b``
+    ``~a``                  ``not (a)``
+    ``+ - * / %``, ``-a``   ``add sub mul div mod``, ``-a``
+    ======================  ==========================
+    """
+
+    __slots__ = ()
+
+    # -- structure -------------------------------------------------------------------------
+    def key(self) -> tuple[Any, ...]:
+        """A hashable tuple describing the tree; equal keys mean equal trees."""
+        raise NotImplementedError
+
+    def same_as(self, other: object) -> bool:
+        """Structural equality (``==`` builds a comparison node instead)."""
+        return isinstance(other, Expr) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "an OData expression has no truth value: combine conditions with & | ~ "
+            "(not with and/or/not), and compare trees with .same_as()"
+        )
+
+    def __contains__(self, item: object) -> bool:
+        raise TypeError("use .contains(text) or .in_(values) to build an OData condition")
+
+    def __str__(self) -> str:
+        from flinkey_async.odata._printer import print_expr
+
+        return print_expr(self)
+
+    # -- comparison ------------------------------------------------------------------------
+    def __eq__(self, other: object) -> Comparison:  # type: ignore[override]
+        return Comparison("eq", self, as_expr(other))
+
+    def __ne__(self, other: object) -> Comparison:  # type: ignore[override]
+        return Comparison("ne", self, as_expr(other))
+
+    def __lt__(self, other: object) -> Comparison:
+        return Comparison("lt", self, as_expr(other))
+
+    def __le__(self, other: object) -> Comparison:
+        return Comparison("le", self, as_expr(other))
+
+    def __gt__(self, other: object) -> Comparison:
+        return Comparison("gt", self, as_expr(other))
+
+    def __ge__(self, other: object) -> Comparison:
+        return Comparison("ge", self, as_expr(other))
+
+    def is_null(self) -> Comparison:
+        """``x eq null``."""
+        return Comparison("eq", self, Literal(None))
+
+    def is_not_null(self) -> Comparison:
+        """``x ne null``."""
+        return Comparison("ne", self, Literal(None))
+
+    def in_(self, values: Iterable[object]) -> Expr:
+        """``x in (v1,v2,...)``; an empty list is the literal ``false`` (servers reject ``()``)."""
+        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+            raise TypeError("in_() takes a list of values, e.g. .in_(['a', 'b'])")
+        items: list[Literal] = []
+        for value in values:
+            if isinstance(value, Expr):
+                raise TypeError("in_() takes plain values; OData lists hold only literals")
+            items.append(Literal(value))
+        if not items:
+            return Literal(False)
+        return In(self, ListExpr(tuple(items)))
+
+    # -- logic -----------------------------------------------------------------------------
+    def __and__(self, other: object) -> Logical:
+        return Logical("and", self, as_expr(other))
+
+    def __rand__(self, other: object) -> Logical:
+        return Logical("and", as_expr(other), self)
+
+    def __or__(self, other: object) -> Logical:
+        return Logical("or", self, as_expr(other))
+
+    def __ror__(self, other: object) -> Logical:
+        return Logical("or", as_expr(other), self)
+
+    def __invert__(self) -> Not:
+        return Not(self)
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def __add__(self, other: object) -> Arithmetic:
+        return Arithmetic("add", self, as_expr(other))
+
+    def __radd__(self, other: object) -> Arithmetic:
+        return Arithmetic("add", as_expr(other), self)
+
+    def __sub__(self, other: object) -> Arithmetic:
+        return Arithmetic("sub", self, as_expr(other))
+
+    def __rsub__(self, other: object) -> Arithmetic:
+        return Arithmetic("sub", as_expr(other), self)
+
+    def __mul__(self, other: object) -> Arithmetic:
+        return Arithmetic("mul", self, as_expr(other))
+
+    def __rmul__(self, other: object) -> Arithmetic:
+        return Arithmetic("mul", as_expr(other), self)
+
+    def __truediv__(self, other: object) -> Arithmetic:
+        return Arithmetic("div", self, as_expr(other))
+
+    def __rtruediv__(self, other: object) -> Arithmetic:
+        return Arithmetic("div", as_expr(other), self)
+
+    def __mod__(self, other: object) -> Arithmetic:
+        return Arithmetic("mod", self, as_expr(other))
+
+    def __rmod__(self, other: object) -> Arithmetic:
+        return Arithmetic("mod", as_expr(other), self)
+
+    def __neg__(self) -> Negate:
+        return Negate(self)
+
+    def __round__(self, ndigits: None = None) -> Call:
+        if ndigits is not None:
+            raise TypeError("OData round() has no digits argument; use round(expr)")
+        return Call("round", (self,))
+
+    def __floor__(self) -> Call:
+        return Call("floor", (self,))
+
+    def __ceil__(self) -> Call:
+        return Call("ceiling", (self,))
+
+    # -- functions -------------------------------------------------------------------------
+    def contains(self, text: object) -> Call:
+        """``contains(x,text)``."""
+        return Call("contains", (self, as_expr(text)))
+
+    def startswith(self, prefix: object) -> Call:
+        """``startswith(x,prefix)``."""
+        return Call("startswith", (self, as_expr(prefix)))
+
+    def endswith(self, suffix: object) -> Call:
+        """``endswith(x,suffix)``."""
+        return Call("endswith", (self, as_expr(suffix)))
+
+    def lower(self) -> Call:
+        """``tolower(x)``."""
+        return Call("tolower", (self,))
+
+    def upper(self) -> Call:
+        """``toupper(x)``."""
+        return Call("toupper", (self,))
+
+    def trim(self) -> Call:
+        """``trim(x)``."""
+        return Call("trim", (self,))
+
+    def length(self) -> Call:
+        """``length(x)``."""
+        return Call("length", (self,))
+
+    def indexof(self, text: object) -> Call:
+        """``indexof(x,text)``: 0-based, -1 when absent."""
+        return Call("indexof", (self, as_expr(text)))
+
+    def substring(self, start: object, length: object = None) -> Call:
+        """``substring(x,start[,length])``."""
+        args: tuple[Expr, ...] = (self, as_expr(start))
+        if length is not None:
+            args += (as_expr(length),)
+        return Call("substring", args)
+
+    def concat(self, other: object) -> Call:
+        """``concat(x,other)``."""
+        return Call("concat", (self, as_expr(other)))
+
+    # -- ordering --------------------------------------------------------------------------
+    def asc(self) -> OrderKey:
+        """Ascending ``$orderby`` key (nulls first)."""
+        return OrderKey(self, descending=False)
+
+    def desc(self) -> OrderKey:
+        """Descending ``$orderby`` key (nulls last)."""
+        return OrderKey(self, descending=True)
+
+
+def as_expr(value: object) -> Expr:
+    """A node for ``value``: nodes pass through, anything else becomes a :class:`Literal`.
+
+    Text is never parsed here: ``"a' or 'b"`` is one string literal, not OData.
+    """
+    if isinstance(value, Expr):
+        return value
+    return Literal(value)
+
+
+def _check_expr(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Expr):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} must be an OData expression, "
+            f"not {type(value).__name__}"
+        )
+
+
+def _check_op(allowed: frozenset[str]) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value not in allowed:
+            raise ODataError(
+                f"{type(instance).__name__} operator must be one of {sorted(allowed)}, "
+                f"not {value!r}"
+            )
+
+    return check
+
+
+def _property_name(value: object) -> str:
+    return check_identifier(value, "property name")
+
+
+@attrs.frozen(eq=False)
+class Property(Expr):
+    """A property of the entity, by its wire (JSON) name: ``licensePlate``."""
+
+    name: str = attrs.field(converter=_property_name)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("prop", self.name)
+
+
+_MAX_INT_BITS: Final = 13_000  # about 3,900 digits, below Python's int/str conversion limit
+
+
+def _checked_int(value: int) -> int:
+    if value.bit_length() > _MAX_INT_BITS:
+        raise ODataError("integer literal is too large to print")
+    return value
+
+
+def _literal_value(value: object) -> LiteralValue:
+    """Normalise and check a Python value for a literal; the one place that decides."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if type(value) is int:
+        return _checked_int(value)
+    if value is None or type(value) in (bool, float, Decimal, UUID, timedelta, date):
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        text = str.__str__(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ODataError(
+                f"string literal has a character that cannot be sent (lone surrogate at "
+                f"index {error.start})"
+            ) from None
+        return text
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is None:
+            raise ODataError(
+                f"naive datetime {value.isoformat()} has no UTC offset; OData needs an aware "
+                "datetime (for example datetime.now(UTC) or .replace(tzinfo=UTC))"
+            )
+        if offset % timedelta(minutes=1):
+            raise ODataError(f"UTC offset {offset} is not a whole number of minutes")
+        return value
+    if isinstance(value, date):
+        return value
+    if isinstance(value, time):
+        if value.utcoffset() is not None:
+            raise ODataError("OData TimeOfDay has no offset; pass a naive time")
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, int):
+        return _checked_int(int(value))
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Decimal | UUID | timedelta):
+        return value
+    raise TypeError(f"cannot use a {type(value).__name__} as an OData literal: {value!r}")
+
+
+def number_key(value: float | Decimal) -> object:
+    """One key for the non-integer number ``value`` whether it is a float or a Decimal.
+
+    The printed text of a float is its shortest ``repr``, which reads back as a Decimal of the
+    same digits; keying both as that Decimal makes print -> parse an identity on keys.
+    """
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "INF" if value > 0 else "-INF"
+        return Decimal(repr(value))
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "INF" if value > 0 else "-INF"
+    return value
+
+
+@attrs.frozen(eq=False)
+class Literal(Expr):
+    """A constant: null, bool, int, float/Decimal, str, date, aware datetime, time, duration
+    (``timedelta``), GUID (``UUID``) or binary (``bytes``). ``Enum`` members become their value.
+
+    A naive ``datetime`` is rejected: the service would have to guess its offset.
+    """
+
+    value: LiteralValue = attrs.field(converter=_literal_value)
+
+    def key(self) -> tuple[Any, ...]:
+        value = self.value
+        if value is None:
+            return ("null",)
+        if isinstance(value, bool):
+            return ("bool", value)
+        if isinstance(value, int):
+            return ("int", value)
+        if isinstance(value, float | Decimal):
+            return ("number", number_key(value))
+        if isinstance(value, datetime):
+            return ("datetime", value.replace(tzinfo=None), value.utcoffset())
+        return (type(value).__name__, value)
+
+
+@attrs.frozen(eq=False)
+class Comparison(Expr):
+    """``left op right`` with op one of ``eq ne gt ge lt le``."""
+
+    op: CompareOp = attrs.field(validator=_check_op(COMPARE_OPS))
+    left: Expr = attrs.field(validator=_check_expr)
+    right: Expr = attrs.field(validator=_check_expr)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.op, self.left.key(), self.right.key())
+
+
+@attrs.frozen(eq=False)
+class Logical(Expr):
+    """``left and right`` / ``left or right``."""
+
+    op: LogicalOp = attrs.field(validator=_check_op(LOGICAL_OPS))
+    left: Expr = attrs.field(validator=_check_expr)
+    right: Expr = attrs.field(validator=_check_expr)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.op, self.left.key(), self.right.key())
+
+
+@attrs.frozen(eq=False)
+class Not(Expr):
+    """``not (operand)``."""
+
+    operand: Expr = attrs.field(validator=_check_expr)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("not", self.operand.key())
+
+
+@attrs.frozen(eq=False)
+class Arithmetic(Expr):
+    """``left op right`` with op one of ``add sub mul div divby mod``."""
+
+    op: ArithmeticOp = attrs.field(validator=_check_op(ARITHMETIC_OPS))
+    left: Expr = attrs.field(validator=_check_expr)
+    right: Expr = attrs.field(validator=_check_expr)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.op, self.left.key(), self.right.key())
+
+
+@attrs.frozen(eq=False)
+class Negate(Expr):
+    """``-operand``."""
+
+    operand: Expr = attrs.field(validator=_check_expr)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("neg", self.operand.key())
+
+
+def _literal_items(items: Iterable[object]) -> tuple[Literal, ...]:
+    result = tuple(items)
+    for item in result:
+        if not isinstance(item, Literal):
+            raise ODataError("an OData list holds only literals")
+    return result  # type: ignore[return-value]
+
+
+@attrs.frozen(eq=False)
+class ListExpr(Expr):
+    """``(v1,v2,...)``, the right operand of ``in``. Holds literals only."""
+
+    items: tuple[Literal, ...] = attrs.field(converter=_literal_items)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("list", tuple(item.key() for item in self.items))
+
+
+def _check_collection(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _check_expr(instance, attribute, value)
+    if isinstance(value, Literal):
+        raise ODataError("the right operand of 'in' must be a list, e.g. ListExpr((Literal(1),))")
+
+
+@attrs.frozen(eq=False)
+class In(Expr):
+    """``operand in collection``; ``collection`` is a :class:`ListExpr` or a collection-valued
+    expression. ``in`` binds like a primary operator (tighter than ``not`` and ``-``)."""
+
+    operand: Expr = attrs.field(validator=_check_expr)
+    collection: Expr = attrs.field(validator=_check_collection)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("in", self.operand.key(), self.collection.key())
+
+
+def _call_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"function name must be a str, not {type(value).__name__}")
+    lowered = value.lower()
+    if lowered in FUNCTIONS:
+        return lowered
+    if lowered == "not":
+        raise ODataError("'not' is an operator, not a function name")
+    if IDENTIFIER.fullmatch(value) is None:
+        raise ODataError(f"function name {value!r} is not an OData identifier")
+    return value
+
+
+def _call_args(value: Iterable[object]) -> tuple[Expr, ...]:
+    args = tuple(value)
+    for arg in args:
+        if not isinstance(arg, Expr):
+            raise TypeError(f"function arguments must be OData expressions, not {arg!r}")
+    return args  # type: ignore[return-value]
+
+
+@attrs.frozen(eq=False)
+class Call(Expr):
+    """``name(arg,...)``: a canonical function (see :data:`FUNCTIONS`, arity checked), or any
+    other identifier with arguments, such as a key lookup ``Items(1)``, which only the parser
+    produces and the evaluator refuses."""
+
+    name: str = attrs.field(converter=_call_name)
+    args: tuple[Expr, ...] = attrs.field(converter=_call_args, default=())
+
+    def __attrs_post_init__(self) -> None:
+        arity = FUNCTIONS.get(self.name)
+        if arity is not None and not arity[0] <= len(self.args) <= arity[1]:
+            expected = str(arity[0]) if arity[0] == arity[1] else f"{arity[0]} or {arity[1]}"
+            raise ODataError(f"{self.name}() takes {expected} argument(s), got {len(self.args)}")
+
+    def key(self) -> tuple[Any, ...]:
+        return ("call", self.name, tuple(arg.key() for arg in self.args))
+
+
+def _raw_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"raw() takes a str, not {type(value).__name__}")
+    if not value.strip():
+        raise ODataError("raw() needs a non-empty OData fragment")
+    return value
+
+
+@attrs.frozen(eq=False)
+class Raw(Expr):
+    """A hand-written OData fragment, printed verbatim (parenthesised when nested).
+
+    The escape hatch for what the builder cannot say. Nothing about it is checked or escaped.
+    """
+
+    text: str = attrs.field(converter=_raw_text)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("raw", self.text)
+
+
+@attrs.frozen(eq=False)
+class OrderKey:
+    """One ``$orderby`` item: an expression and a direction."""
+
+    expr: Expr = attrs.field(validator=_check_expr)
+    descending: bool = False
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.expr.key(), bool(self.descending))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrderKey):
+            return NotImplemented
+        return self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())

@@ -1,0 +1,305 @@
+"""The query builder: typed field references and the immutable :class:`Query`.
+
+```python
+F = fields(Car)
+query = (
+    Query()
+    .filter(F.brand == "VW")
+    .filter(F.name.startswith("Golf") | F.vin.is_null())
+    .select(F.id, F.name)
+    .top(50)
+)
+query.encoded()
+# "$filter=brand%20eq%20'VW'%20and%20(startswith(name,'Golf')%20or%20vin%20eq%20null)&..."
+```
+
+Every method returns a new query; values always become literals, never text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from typing import Any, Final
+
+import attrs
+
+from flinkey_async.odata._ast import (
+    FUNCTIONS,
+    Call,
+    Expr,
+    Literal,
+    Logical,
+    OrderKey,
+    Property,
+    Raw,
+    as_expr,
+)
+from flinkey_async.odata._encoding import encode_params
+from flinkey_async.odata._errors import ODataError, UnknownFieldError
+from flinkey_async.odata._printer import print_expr, print_orderby
+
+__all__ = ["Fields", "Query", "camel_case", "encode_query", "fields", "func", "literal", "raw"]
+
+
+def camel_case(attribute: str) -> str:
+    """The JSON name of a snake_case attribute: ``license_plate`` -> ``licensePlate``."""
+    head, *rest = attribute.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class Fields:
+    """Typed references to the fields of one attrs model: ``fields(Car).license_plate``.
+
+    Attribute access gives a :class:`Property` carrying the wire (camelCase) name; a misspelt
+    name raises :class:`UnknownFieldError` (an ``AttributeError``) listing the valid names, so
+    the mistake surfaces where the query is written.
+    """
+
+    __slots__ = ("_by_attribute", "_model")
+
+    def __init__(self, model: type, properties: dict[str, Property]) -> None:
+        self._model = model
+        self._by_attribute = properties
+
+    def __getattr__(self, name: str) -> Property:
+        try:
+            return self._by_attribute[name]
+        except KeyError:
+            pass
+        valid = ", ".join(sorted(self._by_attribute))
+        raise UnknownFieldError(
+            f"{self._model.__name__} has no field {name!r}; valid fields: {valid}"
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._by_attribute)
+
+    def __iter__(self) -> Iterator[Property]:
+        return iter(self._by_attribute.values())
+
+    def __repr__(self) -> str:
+        return f"fields({self._model.__name__})"
+
+
+@cache
+def fields(model: type) -> Fields:
+    """Typed field references of an attrs class; wire names are the camelCase JSON names."""
+    if not attrs.has(model):
+        raise TypeError(f"fields() needs an attrs class, not {model!r}")
+    return Fields(
+        model, {field.name: Property(camel_case(field.name)) for field in attrs.fields(model)}
+    )
+
+
+def raw(text: str) -> Raw:
+    """A hand-written OData fragment, sent as is. Nothing in it is checked or escaped.
+
+    Prefer the builder: ``raw()`` is for what it cannot say. Never put untrusted input in it.
+    """
+    return Raw(text)
+
+
+def literal(value: object) -> Literal:
+    """An explicit literal, for when a value has to stand on the left: ``literal(5) < F.id``."""
+    return Literal(value)
+
+
+class _Functions:
+    """``func.year(F.date)``, ``func.now()``: every canonical function by name."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Callable[..., Call]:
+        if name not in FUNCTIONS:
+            raise AttributeError(
+                f"no OData function {name!r}; known: {', '.join(sorted(FUNCTIONS))}"
+            )
+
+        def build(*args: object) -> Call:
+            return Call(name, tuple(as_expr(arg) for arg in args))
+
+        build.__name__ = name
+        return build
+
+    def __dir__(self) -> list[str]:
+        return sorted(FUNCTIONS)
+
+
+func: Final = _Functions()
+
+
+def _check_filter(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Expr):
+        raise TypeError(f"filter must be an OData expression, not {type(value).__name__}")
+
+
+def _check_count_value(name: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ODataError(f"{name} must not be negative, got {value}")
+
+
+def _check_top(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _check_count_value("$top", value)
+
+
+def _check_skip(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _check_count_value("$skip", value)
+
+
+def _check_count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"$count must be a bool, not {type(value).__name__}")
+
+
+@cache
+def _checked_name(name: str) -> str:
+    return Property(name).name  # same rules as any property reference
+
+
+def _check_select(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    for name in value:  # type: ignore[attr-defined]
+        if not isinstance(name, str):
+            raise TypeError(f"$select names must be str, not {type(name).__name__}")
+        _checked_name(name)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _order_keys(value: Iterable[OrderKey]) -> tuple[OrderKey, ...]:
+    return tuple(value)
+
+
+def _check_order(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    for key in value:  # type: ignore[attr-defined]
+        if not isinstance(key, OrderKey):
+            raise TypeError(f"order keys must be OrderKey, not {type(key).__name__}")
+
+
+@attrs.frozen(eq=False, repr=False)
+class Query:
+    """An immutable set of OData query options; every method returns a new ``Query``.
+
+    ``filter_expr`` (``$filter``), ``select_fields`` (``$select``, wire names), ``order_keys``
+    (``$orderby``), ``top_value``, ``skip_value`` and ``count_value`` are ``None``/empty when
+    unset. Two queries are equal when they send the same options.
+    """
+
+    filter_expr: Expr | None = attrs.field(default=None, validator=_check_filter)
+    select_fields: tuple[str, ...] = attrs.field(
+        default=(), converter=_names, validator=_check_select
+    )
+    order_keys: tuple[OrderKey, ...] = attrs.field(
+        default=(), converter=_order_keys, validator=_check_order
+    )
+    top_value: int | None = attrs.field(default=None, validator=_check_top)
+    skip_value: int | None = attrs.field(default=None, validator=_check_skip)
+    count_value: bool | None = attrs.field(default=None, validator=_check_count)
+
+    # -- generative methods ---------------------------------------------------------------
+    def filter(self, *conditions: Expr) -> Query:
+        """Add conditions; all of them, and any earlier ones, must hold (``and``)."""
+        combined = self.filter_expr
+        for condition in conditions:
+            if not isinstance(condition, Expr):
+                raise TypeError(
+                    f"filter() takes OData expressions such as F.name == 'x', "
+                    f"not {type(condition).__name__}"
+                )
+            combined = condition if combined is None else Logical("and", combined, condition)
+        return attrs.evolve(self, filter_expr=combined)
+
+    def select(self, *properties: Property) -> Query:
+        """Add properties to ``$select`` (``fields(Car).id``, ...)."""
+        names = list(self.select_fields)
+        for prop in properties:
+            if not isinstance(prop, Property):
+                raise TypeError(
+                    "select() takes field references such as fields(Car).name, "
+                    f"not {type(prop).__name__}"
+                )
+            names.append(prop.name)
+        return attrs.evolve(self, select_fields=tuple(names))
+
+    def order_by(self, *keys: Expr | OrderKey) -> Query:
+        """Add ``$orderby`` keys: a field (ascending) or ``field.desc()`` / ``field.asc()``."""
+        order = list(self.order_keys)
+        for key in keys:
+            if isinstance(key, OrderKey):
+                order.append(key)
+            elif isinstance(key, Expr):
+                order.append(OrderKey(key))
+            else:
+                raise TypeError(f"order_by() takes fields or OrderKey, not {type(key).__name__}")
+        return attrs.evolve(self, order_keys=tuple(order))
+
+    def top(self, n: int) -> Query:
+        """``$top``: at most ``n`` results (``n >= 0``)."""
+        return attrs.evolve(self, top_value=n)
+
+    def skip(self, n: int) -> Query:
+        """``$skip``: leave out the first ``n`` results (``n >= 0``)."""
+        return attrs.evolve(self, skip_value=n)
+
+    def count(self, value: bool = True) -> Query:
+        """``$count``."""
+        return attrs.evolve(self, count_value=value)
+
+    # -- output ---------------------------------------------------------------------------
+    def params(self) -> dict[str, str]:
+        """Option name -> unencoded text, in a fixed order."""
+        params: dict[str, str] = {}
+        if self.filter_expr is not None:
+            params["$filter"] = print_expr(self.filter_expr)
+        if self.select_fields:
+            params["$select"] = ",".join(self.select_fields)
+        if self.order_keys:
+            params["$orderby"] = print_orderby(self.order_keys)
+        if self.top_value is not None:
+            params["$top"] = str(self.top_value)
+        if self.skip_value is not None:
+            params["$skip"] = str(self.skip_value)
+        if self.count_value is not None:
+            params["$count"] = "true" if self.count_value else "false"
+        return params
+
+    def encoded(self) -> str:
+        """The percent-encoded query string, without ``?``; ``""`` when no option is set.
+
+        Append it to a URL as is: ``yarl.URL(f"{base}?{query.encoded()}", encoded=True)``.
+        """
+        return encode_params(self.params())
+
+    # -- value semantics ------------------------------------------------------------------
+    def key(self) -> tuple[Any, ...]:
+        """A hashable description of the options (structural, like :meth:`Expr.key`)."""
+        return (
+            None if self.filter_expr is None else self.filter_expr.key(),
+            self.select_fields,
+            tuple(key.key() for key in self.order_keys),
+            self.top_value,
+            self.skip_value,
+            self.count_value,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Query):
+            return NotImplemented
+        return self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __repr__(self) -> str:
+        return f"Query({self.params()!r})"
+
+
+def encode_query(query: Query | None) -> str:
+    """``query.encoded()``, and ``""`` for no query: what a resource appends after ``?``."""
+    return "" if query is None else query.encoded()

@@ -1,0 +1,693 @@
+"""Tree -> value over JSON-shaped records, with OData's rules; and a whole query over a list.
+
+Records are what the service sends: dicts keyed by camelCase wire names whose values are JSON
+values, so a date-time is a string. Rules:
+
+* null: comparisons with a null operand are false (``eq``/``ne`` treat null as a value, and
+  ``null ge null`` / ``null le null`` are true); arithmetic and functions on null give null;
+  ``and``/``or``/``not`` follow three-valued (Kleene) logic, and ``$filter`` keeps a record
+  only when the result is ``true``.
+* coercion: a string meets a date-time, date, time, duration, GUID or number literal by being
+  read as one (``"2024-05-01T10:00:00+02:00" gt 2024-05-01T07:00:00Z`` compares instants;
+  a string without an offset is UTC; a date-time string against a date compares its date).
+  Otherwise operands of different types are an error, as the service would answer 400.
+* numbers: integers stay integers (``div`` truncates toward zero, ``mod`` keeps the dividend's
+  sign); non-integer literals compute as binary floats, as JSON numbers do; dividing by zero
+  is an error. ``divby`` always divides exactly.
+* an unknown property is an :class:`ODataError` naming it.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Final
+from uuid import UUID
+
+from flinkey_async.odata._ast import (
+    Arithmetic,
+    Call,
+    Comparison,
+    Expr,
+    In,
+    ListExpr,
+    Literal,
+    Logical,
+    Negate,
+    Not,
+    OrderKey,
+    Property,
+    Raw,
+)
+from flinkey_async.odata._builder import Query
+from flinkey_async.odata._errors import ODataError, ODataSyntaxError, UnsupportedODataError
+from flinkey_async.odata._literals import (
+    parse_datetime_text,
+    scan_date,
+    scan_duration,
+    scan_number,
+    scan_time,
+)
+
+__all__ = [
+    "apply_query",
+    "apply_to_entity",
+    "check_properties",
+    "count_matching",
+    "evaluate",
+    "property_names",
+]
+
+_MAX_DATETIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+_MIN_DATETIME: Final = datetime(1, 1, 1, tzinfo=UTC)
+
+_ORDERING: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+_ORDERABLE: Final = frozenset(
+    {"bool", "number", "string", "datetime", "date", "time", "duration", "guid", "binary"}
+)
+
+
+def kind(value: object) -> str:
+    """The OData-ish type family of an evaluated value (for coercion and messages)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, date):
+        return "date"
+    if isinstance(value, time):
+        return "time"
+    if isinstance(value, timedelta):
+        return "duration"
+    if isinstance(value, UUID):
+        return "guid"
+    if isinstance(value, bytes):
+        return "binary"
+    if isinstance(value, list | tuple):
+        return "collection"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _whole(scan: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
+    try:
+        value, end = scan(text, 0)
+    except (ODataSyntaxError, UnsupportedODataError):
+        return None
+    return value if end == len(text) else None
+
+
+# Cheap shape tests first: most strings are not dates or numbers, and a failed scan costs an
+# exception.
+_SHAPES: Final[dict[str, re.Pattern[str]]] = {
+    "datetime": re.compile(r"\d{4}-\d\d-\d\d[Tt ]"),
+    "date": re.compile(r"\d{4}-\d\d-\d\d"),
+    "time": re.compile(r"\d\d:\d\d"),
+    "duration": re.compile(r"-?[Pp]"),
+    "guid": re.compile(r"[0-9A-Fa-f]{8}-"),
+    "number": re.compile(r"[+-]?(?:\d|INF\Z|NaN\Z)"),
+}
+
+
+@lru_cache(maxsize=8192)
+def _from_text(text: str, target: str) -> Any:
+    """``text`` read as a value of kind ``target``, or ``None`` when it is not one."""
+    shape = _SHAPES.get(target)
+    if shape is None or shape.match(text) is None:
+        return None
+    if target == "datetime":
+        return parse_datetime_text(text)
+    if target == "date":
+        day = _whole(scan_date, text)
+        if day is None:
+            moment = parse_datetime_text(text)
+            day = moment.date() if moment is not None else None
+        return day
+    if target == "time":
+        return _whole(scan_time, text)
+    if target == "duration":
+        return _whole(scan_duration, text)
+    if target == "guid":
+        try:
+            return UUID(text)
+        except ValueError:
+            return None
+    if target == "number":
+        number = _whole(scan_number, text)
+        return float(number) if isinstance(number, Decimal) else number
+    return None
+
+
+def _align(a: Any, b: Any, what: str) -> tuple[Any, Any]:
+    """Two non-null operands of one kind, reading a string as the other operand's kind."""
+    ka, kb = kind(a), kind(b)
+    if ka == kb:
+        return a, b
+    if ka == "string":
+        converted = _from_text(a, kb)
+        if converted is not None:
+            return converted, b
+    elif kb == "string":
+        converted = _from_text(b, ka)
+        if converted is not None:
+            return a, converted
+    raise ODataError(f"cannot {what} {ka} {_show(a)} and {kb} {_show(b)}")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def compare(op: str, a: Any, b: Any) -> bool:
+    """``a op b`` with OData's null rules (the result is never null)."""
+    if a is None or b is None:
+        both = a is None and b is None
+        if op in ("eq", "ge", "le"):
+            return both
+        if op == "ne":
+            return not both
+        return False
+    a, b = _align(a, b, "compare")
+    if op == "eq":
+        return bool(a == b)
+    if op == "ne":
+        return bool(a != b)
+    if kind(a) not in _ORDERABLE:
+        raise ODataError(f"cannot order values of type {kind(a)}")
+    return _ORDERING[op](a, b)
+
+
+def _truth(value: Any, what: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ODataError(f"{what} needs true, false or null, got {kind(value)} {_show(value)}")
+
+
+def _number(value: Any, what: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            converted = _from_text(value, "number")
+            if converted is not None:
+                return converted  # type: ignore[no-any-return]
+        raise ODataError(f"{what} needs numbers, got {kind(value)} {_show(value)}")
+    return value
+
+
+def _divide_integers(a: int, b: int) -> int:
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b > 0) else -quotient
+
+
+def _modulo_integers(a: int, b: int) -> int:
+    remainder = abs(a) % abs(b)
+    return remainder if a >= 0 else -remainder
+
+
+def _numeric(op: str, a: int | float, b: int | float) -> int | float:
+    if op == "add":
+        return a + b
+    if op == "sub":
+        return a - b
+    if op == "mul":
+        return a * b
+    if b == 0:
+        raise ODataError(f"division by zero ({op})")
+    both_int = isinstance(a, int) and isinstance(b, int)
+    if op == "divby":
+        return a / b
+    if op == "div":
+        return _divide_integers(a, b) if both_int else a / b  # type: ignore[arg-type]
+    return _modulo_integers(a, b) if both_int else math.fmod(a, b)  # type: ignore[arg-type]
+
+
+def arithmetic(op: str, a: Any, b: Any) -> Any:
+    """``a op b``; null when either operand is null."""
+    if a is None or b is None:
+        return None
+    ka, kb = kind(a), kind(b)
+    try:
+        if ka in ("datetime", "date", "duration") or kb in ("datetime", "date", "duration"):
+            return _temporal_arithmetic(op, a, b)
+        return _numeric(op, _number(a, op), _number(b, op))
+    except OverflowError:
+        raise ODataError(f"number too large in {op}") from None
+
+
+def _temporal_arithmetic(op: str, a: Any, b: Any) -> Any:
+    if kind(a) == "string":
+        a = _from_text(a, "datetime") or a
+    if kind(b) == "string":
+        b = _from_text(b, "duration") or _from_text(b, "datetime") or b
+    ka, kb = kind(a), kind(b)
+    if op == "add" and ka in ("datetime", "date", "duration") and kb == "duration":
+        return a + b
+    if op == "add" and ka == "duration" and kb in ("datetime", "date"):
+        return b + a
+    if op == "sub" and ka in ("datetime", "date", "duration") and kb == "duration":
+        return a - b
+    if op == "sub" and ka == kb and ka in ("datetime", "date"):
+        return a - b
+    raise ODataError(f"cannot {op} {ka} {_show(a)} and {kb} {_show(b)}")
+
+
+# -- functions ------------------------------------------------------------------------------
+
+
+def _text(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ODataError(f"{name}() needs text, got {kind(value)} {_show(value)}")
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ODataError(f"{name}() needs an integer, got {kind(value)} {_show(value)}")
+
+
+def _moment(value: Any, name: str, accept: tuple[str, ...]) -> Any:
+    """A date/datetime/time argument; a string is read as the first of ``accept`` it fits."""
+    if isinstance(value, str):
+        for target in accept:
+            converted = _from_text(value, target)
+            if converted is not None:
+                return converted
+    if kind(value) in accept:
+        return value
+    raise ODataError(f"{name}() needs a {' or '.join(accept)}, got {kind(value)} {_show(value)}")
+
+
+_DATE_KINDS: Final = ("datetime", "date")
+_TIME_KINDS: Final = ("datetime", "time")
+
+
+def _round_half_away(value: int | float) -> int | float:
+    if isinstance(value, int) or not math.isfinite(value):
+        return value
+    return math.copysign(math.floor(abs(value) + 0.5), value)
+
+
+def _floor(value: int | float) -> int | float:
+    if isinstance(value, int) or not math.isfinite(value):
+        return value
+    return float(math.floor(value))
+
+
+def _ceiling(value: int | float) -> int | float:
+    if isinstance(value, int) or not math.isfinite(value):
+        return value
+    return float(math.ceil(value))
+
+
+def _substring(value: Any, start: Any, length: Any = None) -> str:
+    text = _text(value, "substring")
+    begin = max(_integer(start, "substring"), 0)
+    if length is None:
+        return text[begin:]
+    return text[begin : begin + max(_integer(length, "substring"), 0)]
+
+
+def _length(value: Any) -> int:
+    if isinstance(value, str | list):
+        return len(value)
+    raise ODataError(f"length() needs text or a collection, got {kind(value)} {_show(value)}")
+
+
+def _time_of(value: Any) -> time:
+    moment = _moment(value, "time", _TIME_KINDS)
+    return moment.time() if isinstance(moment, datetime) else moment
+
+
+def _date_of(value: Any) -> date:
+    moment = _moment(value, "date", _DATE_KINDS)
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def _offset_minutes(value: Any) -> int:
+    moment = _moment(value, "totaloffsetminutes", ("datetime",))
+    offset = moment.utcoffset() or timedelta(0)
+    return int(offset.total_seconds()) // 60
+
+
+def _total_seconds(value: Any) -> float:
+    duration = value
+    if isinstance(value, str):
+        duration = _from_text(value, "duration")
+    if not isinstance(duration, timedelta):
+        raise ODataError(f"totalseconds() needs a duration, got {kind(value)} {_show(value)}")
+    return duration.total_seconds()
+
+
+_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
+    "contains": lambda a, b: _text(b, "contains") in _text(a, "contains"),
+    "startswith": lambda a, b: _text(a, "startswith").startswith(_text(b, "startswith")),
+    "endswith": lambda a, b: _text(a, "endswith").endswith(_text(b, "endswith")),
+    "tolower": lambda a: _text(a, "tolower").lower(),
+    "toupper": lambda a: _text(a, "toupper").upper(),
+    "trim": lambda a: _text(a, "trim").strip(),
+    "length": _length,
+    "indexof": lambda a, b: _text(a, "indexof").find(_text(b, "indexof")),
+    "substring": _substring,
+    "concat": lambda a, b: _text(a, "concat") + _text(b, "concat"),
+    "year": lambda a: _moment(a, "year", _DATE_KINDS).year,
+    "month": lambda a: _moment(a, "month", _DATE_KINDS).month,
+    "day": lambda a: _moment(a, "day", _DATE_KINDS).day,
+    "hour": lambda a: _moment(a, "hour", _TIME_KINDS).hour,
+    "minute": lambda a: _moment(a, "minute", _TIME_KINDS).minute,
+    "second": lambda a: _moment(a, "second", _TIME_KINDS).second,
+    "fractionalseconds": lambda a: (
+        _moment(a, "fractionalseconds", _TIME_KINDS).microsecond / 1_000_000
+    ),
+    "date": _date_of,
+    "time": _time_of,
+    "totaloffsetminutes": _offset_minutes,
+    "totalseconds": _total_seconds,
+    "round": lambda a: _round_half_away(_number(a, "round")),
+    "floor": lambda a: _floor(_number(a, "floor")),
+    "ceiling": lambda a: _ceiling(_number(a, "ceiling")),
+}
+
+
+# -- the walk -------------------------------------------------------------------------------
+
+
+class _Context:
+    __slots__ = ("now", "record")
+
+    def __init__(self, record: Mapping[str, Any], now: datetime | None) -> None:
+        self.record = record
+        self.now = now
+
+
+def _literal_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float("nan") if value.is_nan() else float(value)
+    return value
+
+
+def _eval(expr: Expr, ctx: _Context) -> Any:
+    handler = _HANDLERS.get(type(expr))
+    if handler is None:
+        raise TypeError(f"not an OData expression node: {expr!r}")
+    return handler(expr, ctx)
+
+
+def _eval_property(expr: Property, ctx: _Context) -> Any:
+    try:
+        return ctx.record[expr.name]
+    except KeyError:
+        known = ", ".join(sorted(ctx.record)) or "none"
+        raise ODataError(f"unknown property {expr.name!r} (properties: {known})") from None
+
+
+def _eval_literal(expr: Literal, ctx: _Context) -> Any:
+    return _literal_value(expr.value)
+
+
+def _eval_comparison(expr: Comparison, ctx: _Context) -> bool:
+    return compare(expr.op, _eval(expr.left, ctx), _eval(expr.right, ctx))
+
+
+def _eval_logical(expr: Logical, ctx: _Context) -> bool | None:
+    left = _truth(_eval(expr.left, ctx), expr.op)
+    if expr.op == "and":
+        if left is False:
+            return False
+        right = _truth(_eval(expr.right, ctx), expr.op)
+        if right is False:
+            return False
+        return None if left is None or right is None else True
+    if left is True:
+        return True
+    right = _truth(_eval(expr.right, ctx), expr.op)
+    if right is True:
+        return True
+    return None if left is None or right is None else False
+
+
+def _eval_not(expr: Not, ctx: _Context) -> bool | None:
+    value = _truth(_eval(expr.operand, ctx), "not")
+    return None if value is None else not value
+
+
+def _eval_arithmetic(expr: Arithmetic, ctx: _Context) -> Any:
+    return arithmetic(expr.op, _eval(expr.left, ctx), _eval(expr.right, ctx))
+
+
+def _eval_negate(expr: Negate, ctx: _Context) -> Any:
+    value = _eval(expr.operand, ctx)
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return -value
+    return -_number(value, "negation")
+
+
+def _eval_in(expr: In, ctx: _Context) -> bool | None:
+    value = _eval(expr.operand, ctx)
+    if isinstance(expr.collection, ListExpr):
+        items: Iterable[Any] = (_literal_value(item.value) for item in expr.collection.items)
+    else:
+        collection = _eval(expr.collection, ctx)
+        if collection is None:
+            return None
+        if not isinstance(collection, list):
+            raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
+        items = collection
+    return any(compare("eq", value, item) for item in items)
+
+
+def _eval_list(expr: ListExpr, ctx: _Context) -> list[Any]:
+    return [_literal_value(item.value) for item in expr.items]
+
+
+def _eval_call(expr: Call, ctx: _Context) -> Any:
+    name = expr.name
+    if name == "now":
+        return ctx.now if ctx.now is not None else datetime.now(UTC)
+    if name == "maxdatetime":
+        return _MAX_DATETIME
+    if name == "mindatetime":
+        return _MIN_DATETIME
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        raise UnsupportedODataError(f"{name}(...) is not supported here")
+    args = [_eval(arg, ctx) for arg in expr.args]
+    if any(arg is None for arg in args):
+        return None
+    try:
+        return function(*args)
+    except OverflowError:
+        raise ODataError(f"{name}() overflowed") from None
+
+
+@lru_cache(maxsize=256)
+def _parsed_raw(text: str) -> Expr:
+    from flinkey_async.odata._parser import parse_filter
+
+    return parse_filter(text)
+
+
+def _eval_raw(expr: Raw, ctx: _Context) -> Any:
+    return _eval(_parsed_raw(expr.text), ctx)
+
+
+_HANDLERS: Final[dict[type, Callable[[Any, _Context], Any]]] = {
+    Property: _eval_property,
+    Literal: _eval_literal,
+    Comparison: _eval_comparison,
+    Logical: _eval_logical,
+    Not: _eval_not,
+    Arithmetic: _eval_arithmetic,
+    Negate: _eval_negate,
+    In: _eval_in,
+    ListExpr: _eval_list,
+    Call: _eval_call,
+    Raw: _eval_raw,
+}
+
+
+def evaluate(expr: Expr, record: Mapping[str, Any], *, now: datetime | None = None) -> Any:
+    """The value of ``expr`` for one JSON-shaped ``record`` (``None`` is OData's null).
+
+    ``now`` fixes what ``now()`` returns (default: the current UTC time).
+    """
+    return _eval(expr, _Context(record, now))
+
+
+# -- whole queries --------------------------------------------------------------------------
+
+
+def property_names(expr: Expr) -> Iterator[str]:
+    """Every property name ``expr`` refers to (raw fragments are parsed)."""
+    if isinstance(expr, Property):
+        yield expr.name
+    elif isinstance(expr, Comparison | Logical | Arithmetic):
+        yield from property_names(expr.left)
+        yield from property_names(expr.right)
+    elif isinstance(expr, Not | Negate):
+        yield from property_names(expr.operand)
+    elif isinstance(expr, In):
+        yield from property_names(expr.operand)
+        yield from property_names(expr.collection)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            yield from property_names(arg)
+    elif isinstance(expr, Raw):
+        yield from property_names(_parsed_raw(expr.text))
+
+
+def check_properties(query: Query, properties: Collection[str]) -> None:
+    """Raise :class:`ODataError` naming the first property ``query`` uses that is not known.
+
+    For answering 400 even when there is no record to evaluate against.
+    """
+    used: list[str] = []
+    if query.filter_expr is not None:
+        used.extend(property_names(query.filter_expr))
+    for key in query.order_keys:
+        used.extend(property_names(key.expr))
+    used.extend(query.select_fields)
+    for name in used:
+        if name not in properties:
+            known = ", ".join(sorted(properties))
+            raise ODataError(f"unknown property {name!r} (properties: {known})")
+
+
+def _matches(expr: Expr, record: Mapping[str, Any], now: datetime | None) -> bool:
+    value = _eval(expr, _Context(record, now))
+    if value is True:
+        return True
+    if value is False or value is None:
+        return False
+    raise ODataError(f"$filter must be a condition, but it gave {kind(value)} {_show(value)}")
+
+
+def _sort_column(values: list[Any]) -> list[Any]:
+    """Values of one order key made comparable: date-time strings become instants."""
+    present = [value for value in values if value is not None]
+    if present and all(isinstance(value, str) for value in present):
+        moments = [_from_text(value, "datetime") for value in present]
+        if all(moment is not None for moment in moments):
+            converted = iter(moments)
+            return [None if value is None else next(converted) for value in values]
+        return values
+    kinds = {kind(value) for value in present}
+    if len(kinds) > 1:
+        raise ODataError(f"cannot order values of different types ({', '.join(sorted(kinds))})")
+    if kinds and not kinds <= _ORDERABLE:
+        raise ODataError(f"cannot order values of type {kinds.pop()}")
+    return values
+
+
+def _ordered(
+    rows: list[Mapping[str, Any]], keys: Sequence[OrderKey], now: datetime | None
+) -> list[Mapping[str, Any]]:
+    # Stable sorts from the last key to the first give the multi-key order. A null sorts first
+    # ascending and, because the whole order flips, last descending, as OData says.
+    for key in reversed(keys):
+        column = _sort_column([_eval(key.expr, _Context(row, now)) for row in rows])
+        order = sorted(
+            range(len(rows)),
+            key=lambda index: (0, 0) if column[index] is None else (1, column[index]),
+            reverse=key.descending,
+        )
+        rows = [rows[index] for index in order]
+    return rows
+
+
+def _project(record: Mapping[str, Any], select: tuple[str, ...]) -> dict[str, Any]:
+    if not select:
+        return dict(record)
+    projected: dict[str, Any] = {}
+    for name in select:
+        try:
+            projected[name] = record[name]
+        except KeyError:
+            known = ", ".join(sorted(record))
+            raise ODataError(
+                f"unknown property {name!r} in $select (properties: {known})"
+            ) from None
+    return projected
+
+
+def _filtered(
+    query: Query, records: Iterable[Mapping[str, Any]], now: datetime | None
+) -> list[Mapping[str, Any]]:
+    rows = list(records)
+    if query.filter_expr is None:
+        return rows
+    expr = query.filter_expr
+    return [row for row in rows if _matches(expr, row, now)]
+
+
+def apply_query(
+    query: Query,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    properties: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``$filter``, ``$orderby``, ``$skip``, ``$top``, then ``$select``, in OData's order.
+
+    Returns new dicts. ``properties``, when given, are the entity's property names: a query
+    naming any other is refused even when there are no records.
+    """
+    if properties is not None:
+        check_properties(query, properties)
+    rows = _filtered(query, records, now)
+    if query.order_keys:
+        rows = _ordered(rows, query.order_keys, now)
+    if query.skip_value:
+        rows = rows[query.skip_value :]
+    if query.top_value is not None:
+        rows = rows[: query.top_value]
+    return [_project(row, query.select_fields) for row in rows]
+
+
+def count_matching(
+    query: Query,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    properties: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """``$count``: how many records pass ``$filter`` (``$top``/``$skip`` do not apply)."""
+    if properties is not None:
+        check_properties(query, properties)
+    return len(_filtered(query, records, now))
+
+
+def apply_to_entity(
+    query: Query,
+    record: Mapping[str, Any],
+    *,
+    properties: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
+    """A single entity under ``$filter`` and ``$select``; ``None`` when the filter rejects it.
+
+    (A service answers 404 then.) ``$orderby``, ``$top``, ``$skip`` mean nothing for one entity
+    and are ignored.
+    """
+    if properties is not None:
+        check_properties(query, properties)
+    if query.filter_expr is not None and not _matches(query.filter_expr, record, now):
+        return None
+    return _project(record, query.select_fields)

@@ -1,0 +1,260 @@
+"""Tree -> OData text (not yet percent-encoded; see ``_encoding``).
+
+The printer adds the parentheses the parser needs to read back the very same tree:
+
+* by precedence and side: a child binding looser than its parent is wrapped, and so is a right
+  child binding equally (``a sub (b sub c)``), because all binary operators group to the left;
+* ``not (...)`` always, and a mixed ``and``/``or`` child always, so nobody has to remember
+  precedence when reading a query in a log;
+* the operand of ``in`` unless it is primary, because ``in`` binds tighter than ``not``;
+* a raw fragment whenever it is nested, since its content is unknown.
+
+Literals: ``null`` bare, strings in single quotes with ``'`` doubled, datetimes with their offset
+(``Z`` for UTC), GUIDs bare, durations as ``duration'P...'``, binaries as ``binary'...'``
+(base64url), non-integer numbers always with a ``.`` or an exponent so they never read back as
+integers, ``INF``/``-INF``/``NaN`` for the special floats.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
+
+from flinkey_async._exceptions import ODataError
+from flinkey_async.odata._ast import (
+    Arithmetic,
+    Call,
+    Comparison,
+    Expr,
+    In,
+    ListExpr,
+    Literal,
+    LiteralValue,
+    Logical,
+    Negate,
+    Not,
+    OrderKey,
+    Property,
+    Raw,
+)
+
+__all__ = ["format_literal", "precedence", "print_expr", "print_orderby"]
+
+# Higher binds tighter.
+_OR: Final = 1
+_AND: Final = 2
+_EQUALITY: Final = 3
+_RELATIONAL: Final = 4
+_ADDITIVE: Final = 5
+_MULTIPLICATIVE: Final = 6
+_UNARY: Final = 7
+_IN: Final = 8
+_PRIMARY: Final = 9
+
+BINARY_PRECEDENCE: Final[dict[str, int]] = {
+    "or": _OR,
+    "and": _AND,
+    "eq": _EQUALITY,
+    "ne": _EQUALITY,
+    "gt": _RELATIONAL,
+    "ge": _RELATIONAL,
+    "lt": _RELATIONAL,
+    "le": _RELATIONAL,
+    "add": _ADDITIVE,
+    "sub": _ADDITIVE,
+    "mul": _MULTIPLICATIVE,
+    "div": _MULTIPLICATIVE,
+    "divby": _MULTIPLICATIVE,
+    "mod": _MULTIPLICATIVE,
+}
+UNARY_PRECEDENCE: Final = _UNARY
+_DIGITS: Final = frozenset("0123456789")
+IN_PRECEDENCE: Final = _IN
+
+
+def precedence(expr: Expr) -> int:
+    """How tightly ``expr`` binds when printed (0 for raw text: always wrapped)."""
+    kind = type(expr)
+    if kind in _BINARY_TYPES:
+        return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
+    if kind is In:
+        return _PRIMARY if _is_empty_in(expr) else _IN  # type: ignore[arg-type]
+    return _FIXED_PRECEDENCE.get(kind, _PRIMARY)
+
+
+def print_expr(expr: Expr) -> str:
+    """The OData text of ``expr`` (unencoded)."""
+    if isinstance(expr, Raw):
+        return expr.text
+    return _print(expr)
+
+
+def print_orderby(keys: Iterable[OrderKey]) -> str:
+    """``$orderby`` text: ``name,id desc``."""
+    parts = []
+    for key in keys:
+        text = print_expr(key.expr)
+        parts.append(f"{text} desc" if key.descending else text)
+    return ",".join(parts)
+
+
+def _is_empty_in(expr: In) -> bool:
+    return isinstance(expr.collection, ListExpr) and not expr.collection.items
+
+
+def _wrap(expr: Expr, parenthesise: bool) -> str:
+    text = _print(expr)
+    return f"({text})" if parenthesise else text
+
+
+def _print(expr: Expr) -> str:
+    printer = _PRINTERS.get(type(expr))
+    if printer is None:
+        raise TypeError(f"not an OData expression node: {expr!r}")
+    return printer(expr)
+
+
+def _print_binary(expr: Comparison | Arithmetic) -> str:
+    own = BINARY_PRECEDENCE[expr.op]
+    left = _wrap(expr.left, precedence(expr.left) < own)
+    right = _wrap(expr.right, precedence(expr.right) <= own)
+    return f"{left} {expr.op} {right}"
+
+
+def _print_logical(expr: Logical) -> str:
+    own = BINARY_PRECEDENCE[expr.op]
+    left_mixed = type(expr.left) is Logical and expr.left.op != expr.op
+    right_mixed = type(expr.right) is Logical and expr.right.op != expr.op
+    left = _wrap(expr.left, left_mixed or precedence(expr.left) < own)
+    right = _wrap(expr.right, right_mixed or precedence(expr.right) <= own)
+    return f"{left} {expr.op} {right}"
+
+
+def _print_negate(expr: Negate) -> str:
+    operand = expr.operand
+    text = _print(operand)
+    # '-' followed by a digit or INF reads back as a negative literal (also when the operand
+    # only starts with one, as in '0 in (x)'): keep them apart.
+    if (
+        type(operand) is Literal
+        or precedence(operand) < _UNARY
+        or text[:1] in _DIGITS
+        or text.startswith("INF")
+    ):
+        return f"-({text})"
+    return f"-{text}"
+
+
+def _print_in(expr: In) -> str:
+    if _is_empty_in(expr):
+        return "false"  # 'x in ()' is valid OData, but services reject it
+    member = _wrap(expr.operand, precedence(expr.operand) < _PRIMARY)
+    if type(expr.collection) is ListExpr:
+        return f"{member} in {_print(expr.collection)}"
+    return f"{member} in ({_print(expr.collection)})"
+
+
+def _print_call(expr: Call) -> str:
+    args = (_wrap(arg, type(arg) is Raw) for arg in expr.args)
+    return f"{expr.name}(" + ",".join(args) + ")"
+
+
+_BINARY_TYPES: Final = frozenset({Comparison, Logical, Arithmetic})
+_FIXED_PRECEDENCE: Final[dict[type, int]] = {Not: _UNARY, Negate: _UNARY, Raw: 0}
+_PRINTERS: Final[dict[type, Callable[[Any], str]]] = {
+    Property: lambda expr: expr.name,
+    Literal: lambda expr: format_literal(expr.value),
+    Comparison: _print_binary,
+    Arithmetic: _print_binary,
+    Logical: _print_logical,
+    Not: lambda expr: f"not ({_print(expr.operand)})",
+    Negate: _print_negate,
+    In: _print_in,
+    ListExpr: lambda expr: "(" + ",".join(format_literal(i.value) for i in expr.items) + ")",
+    Call: _print_call,
+    Raw: lambda expr: expr.text,  # parents wrap it: its precedence is 0
+}
+
+
+def format_literal(value: LiteralValue) -> str:
+    """The OData literal text of a (checked) literal value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, float):
+        return _format_float(value)
+    if isinstance(value, Decimal):
+        return _format_decimal(value)
+    if isinstance(value, datetime):
+        return _format_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _format_time(value)
+    if isinstance(value, timedelta):
+        return f"duration'{format_duration(value)}'"
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return "binary'" + base64.urlsafe_b64encode(value).decode("ascii") + "'"
+    raise TypeError(f"not an OData literal value: {value!r}")
+
+
+def _format_float(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "INF" if value > 0 else "-INF"
+    return repr(value)  # shortest round-trip form, always with '.' or 'e'
+
+
+def _format_decimal(value: Decimal) -> str:
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "INF" if value > 0 else "-INF"
+    text = str(value).replace("E", "e")
+    if "." not in text and "e" not in text:
+        text += ".0"  # keep it a decimal: '5' would read back as an integer
+    return text
+
+
+def _fraction(microsecond: int) -> str:
+    return f".{microsecond:06d}".rstrip("0") if microsecond else ""
+
+
+def _format_time(value: time) -> str:
+    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
+
+
+def _format_datetime(value: datetime) -> str:
+    offset = value.utcoffset()
+    if offset is None:  # Literal() rejects these; this guards direct calls
+        raise ODataError("a naive datetime has no OData form; give it a UTC offset")
+    minutes = int(offset.total_seconds()) // 60
+    if minutes == 0:
+        zone = "Z"
+    else:
+        sign = "+" if minutes > 0 else "-"
+        hours, minutes = divmod(abs(minutes), 60)
+        zone = f"{sign}{hours:02d}:{minutes:02d}"
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{_format_time(value.time())}{zone}"
+
+
+def format_duration(value: timedelta) -> str:
+    """ISO 8601 day-time duration as OData writes it: ``-P1DT2H3M4.5S``."""
+    sign = "-" if value < timedelta(0) else ""
+    value = abs(value)
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}P{value.days}DT{hours}H{minutes}M{seconds}{_fraction(value.microseconds)}S"
