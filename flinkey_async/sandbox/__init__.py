@@ -1,0 +1,90 @@
+"""A local flinkey API v3 for tests, demos and benchmarks (like stripe-mock for Stripe).
+
+```python
+from flinkey_async.sandbox import FaultConfig, Sandbox
+
+async with Sandbox(cars=1000, seed=7) as sb:
+    sb.base_url, sb.api_key, sb.username, sb.password, sb.customer_ids
+    sb.faults.reset_after_next("PUT /cars")     # prove that a create is never replayed
+    sb.counters.created["car"]                  # ... by counting what was created
+```
+
+The sandbox is an independent implementation of the reference pages: it never imports the
+client, so the client's tests against it test the client, not a copy of it. It answers with
+the documented statuses, bodies and messages, keeps each customer's data apart, serves a
+deterministic seeded fleet and injects faults on demand. Needs the ``sandbox`` extra (PyJWT).
+
+Also available as ``flinkey-async sandbox`` / ``python -m flinkey_async.sandbox`` and, for
+pytest, as the ``flinkey_sandbox`` and ``flinkey_client`` fixtures.
+
+The names below are loaded on first use, so that importing ``flinkey_async.sandbox.pytest_plugin``
+(which pytest does in every run once the package is installed) costs nothing and needs no extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import ENDPOINTS, ODATA_ENDPOINTS, SandboxMessages
+    from ._auth import Credentials
+    from ._data import REFERENCE_TIME, FleetSpec, generate, is_valid_vin, vin_check_digit
+    from ._faults import Counters, FaultConfig, FaultKind, Faults
+    from ._server import Sandbox
+    from ._state import MemberKind, OdometerReading, Position, SandboxState
+
+__all__ = [
+    "ENDPOINTS",
+    "ODATA_ENDPOINTS",
+    "REFERENCE_TIME",
+    "Counters",
+    "Credentials",
+    "FaultConfig",
+    "FaultKind",
+    "Faults",
+    "FleetSpec",
+    "MemberKind",
+    "OdometerReading",
+    "Position",
+    "Sandbox",
+    "SandboxMessages",
+    "SandboxState",
+    "generate",
+    "is_valid_vin",
+    "vin_check_digit",
+]
+
+_HOMES = {
+    "ENDPOINTS": "._app",
+    "ODATA_ENDPOINTS": "._app",
+    "SandboxMessages": "._app",
+    "Credentials": "._auth",
+    "REFERENCE_TIME": "._data",
+    "FleetSpec": "._data",
+    "generate": "._data",
+    "is_valid_vin": "._data",
+    "vin_check_digit": "._data",
+    "Counters": "._faults",
+    "FaultConfig": "._faults",
+    "FaultKind": "._faults",
+    "Faults": "._faults",
+    "Sandbox": "._server",
+    "MemberKind": "._state",
+    "OdometerReading": "._state",
+    "Position": "._state",
+    "SandboxState": "._state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

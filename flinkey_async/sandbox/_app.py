@@ -1,0 +1,871 @@
+"""The aiohttp.web application: the 28 documented endpoints, ``GET /customers`` and the token
+endpoint, answering with the statuses, bodies and messages of the reference pages.
+
+Every endpoint runs through the same gate, in the order a real API gateway and service check
+things:
+
+1. ``flinkey-API-Key``: missing or wrong -> 401 JSON, key message (the gateway answers first);
+2. bearer token: missing, malformed, wrongly signed, expired or revoked -> 401 JSON, token
+   message;
+3. ``Content-Type`` of a request with a body: not ``application/json`` -> 415 problem JSON;
+4. ``Customer-ID``: missing, not an integer, or not a customer of this API Manager -> 404
+   "Unable to find a manager for the given OAuth ID claim data.";
+5. faults (latency, 500, 503, 429, connection reset before processing, handler crash);
+6. the handler, whose own 400/404/409 answers come from :mod:`flinkey_async._messages`;
+7. after-processing faults (reset after processing, truncated body).
+
+An exception a handler does not expect becomes ``500 Internal server error.`` (plain text).
+
+Rows are served from the state's cached JSON form; OData options, on the endpoints the pages
+mark, go through :mod:`flinkey_async.odata` (the same parser and evaluator the client uses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import attrs
+from aiohttp import web
+
+from .. import _messages as messages
+from .._converter import unstructure
+from .._exceptions import ODataError
+from .._json import dumps, loads
+from .._models import Car, Location, Product, Service, wire_name
+from ..odata import Query, apply_query, apply_to_entity, parse_query
+from ._auth import Credentials, TokenAuthority
+from ._faults import PRE_KINDS, Counters, Decision, FaultKind, Faults
+from ._state import MemberKind, SandboxState
+
+__all__ = [
+    "ENDPOINTS",
+    "ODATA_ENDPOINTS",
+    "SandboxMessages",
+    "build_app",
+]
+
+logger = logging.getLogger("flinkey_async.sandbox")
+
+Scope = Literal["token", "manager", "customer"]
+Handler = Callable[[web.Request, int], Awaitable[web.Response]]
+
+_JSON: Final = "application/json; charset=utf-8"
+_TEXT: Final = "text/plain; charset=utf-8"
+_PROBLEM: Final = "application/problem+json; charset=utf-8"
+_SEARCH_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_ID_PATTERN: Final = r"-?\d{1,18}"
+_PARAM: Final = re.compile(r"\{(\w+)\}")
+_CAR_FIELDS: Final = {
+    "/description": "description",
+    "/vin": "vin",
+    "/name": "name",
+    "/licensePlate": "license_plate",
+    "/brand": "brand",
+    "/model": "model",
+}
+_CAR_OPTIONAL_FIELDS: Final = {
+    "licensePlate": "license_plate",
+    "vin": "vin",
+    "description": "description",
+    "brand": "brand",
+    "model": "model",
+}
+
+
+class SandboxMessages:
+    """The sandbox's own texts, for cases the reference pages do not cover."""
+
+    RESOURCE_NOT_FOUND: Final = "Resource not found"
+    SERVICE_UNAVAILABLE: Final = "Service unavailable."
+    RATE_LIMITED: Final = "Rate limit is exceeded. Try again in {seconds} seconds."
+    INVALID_JSON: Final = "The request body is not valid JSON."
+    NOT_AN_OBJECT: Final = "The request body must be a JSON object."
+    NOT_A_PATCH: Final = "The request body must be a JSON-Patch document: an array of operations."
+    PATCH_OPERATION: Final = (
+        "Unsupported JSON-Patch operation {op}: the operations allowed here are {allowed}."
+    )
+    PATCH_PATH: Final = "Unsupported JSON-Patch path {path}: the paths allowed here are {allowed}."
+    PATCH_VALUE: Final = "The value for '{path}' must be a string or null."
+    FIELD_TYPE: Final = "The field '{field}' must be a string or null."
+    ID_TYPE: Final = "The field '{field}' must be an integer."
+    ODATA: Final = "Invalid OData query: {problem}"
+    TOKEN_CONTENT_TYPE: Final = (
+        "The token request must be sent as application/x-www-form-urlencoded."
+    )
+    TOKEN_MISSING: Final = "The request is missing the '{field}' parameter."
+    TOKEN_GRANT: Final = "Only the 'password' grant type is supported."
+    TOKEN_LOGIN: Final = "The user name or password is incorrect."
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+class _Reply(Exception):
+    """Ends a request with a ready answer (raised from deep inside a handler)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _InjectedCrash(RuntimeError):
+    """The handler failure a ``crash`` fault simulates."""
+
+
+def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    all_headers = {"Content-Type": _JSON}
+    if headers:
+        all_headers.update(headers)
+    return web.Response(status=status, body=dumps(payload), headers=all_headers)
+
+
+def _text(status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=message.encode(), headers={"Content-Type": _TEXT})
+
+
+def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def _fail(status: int, message: str) -> _Reply:
+    return _Reply(_text(status, message))
+
+
+def _unauthorized(message: str) -> web.Response:
+    return _json(401, {"statusCode": 401, "message": message})
+
+
+def _unsupported_media_type() -> web.Response:
+    problem = {
+        "type": messages.UNSUPPORTED_MEDIA_TYPE_TYPE,
+        "title": messages.UNSUPPORTED_MEDIA_TYPE_TITLE,
+        "status": "415",
+        "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
+    }
+    return web.Response(status=415, body=dumps(problem), headers={"Content-Type": _PROBLEM})
+
+
+_INTERNAL_ERROR_BODY: Final = messages.INTERNAL_SERVER_ERROR.encode()
+
+
+def _internal_error() -> web.Response:
+    return web.Response(status=500, body=_INTERNAL_ERROR_BODY, headers={"Content-Type": _TEXT})
+
+
+# -- request parsing ----------------------------------------------------------------------------
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    return int(request.match_info[name])
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return loads(raw)
+    except ValueError:
+        raise _fail(400, SandboxMessages.INVALID_JSON) from None
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise _fail(400, SandboxMessages.NOT_AN_OBJECT)
+    return body
+
+
+def _optional_string(body: Mapping[str, Any], field: str) -> str | None:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise _fail(400, SandboxMessages.FIELD_TYPE.format(field=field))
+    return value
+
+
+def _member_id(body: Mapping[str, Any], field: str) -> int | None:
+    """The id in ``{"carId": 12}``; a missing or null id is no id (it matches nothing)."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(400, SandboxMessages.ID_TYPE.format(field=field))
+    return value
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _patch_operations(
+    body: Any, *, allowed_ops: tuple[str, ...], allowed_paths: tuple[str, ...]
+) -> list[tuple[str, str, Any]]:
+    """Check a JSON-Patch document against the operations and paths a page allows."""
+    if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
+        raise _fail(400, SandboxMessages.NOT_A_PATCH)
+    operations = []
+    for entry in body:
+        op, path = entry.get("op"), entry.get("path")
+        if op not in allowed_ops:
+            raise _fail(
+                400,
+                SandboxMessages.PATCH_OPERATION.format(
+                    op=_quote(op), allowed=", ".join(f"'{o}'" for o in allowed_ops)
+                ),
+            )
+        if path not in allowed_paths:
+            raise _fail(
+                400,
+                SandboxMessages.PATCH_PATH.format(
+                    path=_quote(path), allowed=", ".join(allowed_paths)
+                ),
+            )
+        value = entry.get("value")
+        if value is not None and not isinstance(value, str):
+            raise _fail(400, SandboxMessages.PATCH_VALUE.format(path=path))
+        operations.append((op, path, value if op == "replace" else None))
+    return operations
+
+
+def _quote(value: Any) -> str:
+    if value is None:
+        return "(missing)"
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def _parse_search_date(text: str) -> datetime:
+    if _SEARCH_DATE.fullmatch(text) is None:
+        raise _fail(400, messages.INVALID_DATE_FORMAT)
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:  # 2025-02-30T00:00:00Z and the like
+        raise _fail(400, messages.INVALID_DATE_FORMAT) from None
+
+
+# -- OData ---------------------------------------------------------------------------------------
+
+_EMPTY_QUERY: Final = Query()
+
+
+def _wire_names(model: type[Any]) -> frozenset[str]:
+    return frozenset(wire_name(field.name) for field in attrs.fields(model))
+
+
+CAR_PROPERTIES: Final = _wire_names(Car)
+PRODUCT_PROPERTIES: Final = _wire_names(Product)
+SERVICE_PROPERTIES: Final = _wire_names(Service)
+LOCATION_PROPERTIES: Final = _wire_names(Location)
+
+
+def _odata_query(request: web.Request) -> Query | None:
+    """The request's OData options (None without any); options that do not parse answer 400.
+
+    The query string is decoded as the live service's web framework decodes it: ``%XX``
+    escapes, and ``+`` as a space (a literal plus must be sent as ``%2B``). A repeated option
+    is an error.
+    """
+    if not request.rel_url.raw_query_string:
+        return None
+    try:
+        query = parse_query(request.query)
+    except ODataError as exc:
+        raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+    return None if query == _EMPTY_QUERY else query
+
+
+def _odata_list(
+    query: Query | None, rows: list[dict[str, Any]], properties: frozenset[str]
+) -> web.Response:
+    """A list answer under ``$filter``/``$orderby``/``$skip``/``$top``/``$select``.
+
+    ``$count`` is checked and accepted, and the body stays a plain array without a count, as
+    the live service answers.
+    """
+    if query is None:
+        return _json(200, rows)
+    try:
+        return _json(200, apply_query(query, rows, properties=properties))
+    except ODataError as exc:
+        raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+
+
+def _odata_entity(
+    query: Query | None, row: dict[str, Any], properties: frozenset[str], not_found: str
+) -> web.Response:
+    """A single entity under ``$select``; a ``$filter`` it does not pass answers 404."""
+    if query is None:
+        return _json(200, row)
+    try:
+        shaped = apply_to_entity(query, row, properties=properties)
+    except ODataError as exc:
+        raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+    if shaped is None:
+        raise _fail(404, not_found)
+    return _json(200, shaped)
+
+
+# -- the application ----------------------------------------------------------------------------
+
+_MEMBERS: Final[dict[MemberKind, tuple[str, str, str, str, str]]] = {
+    # kind: (body field, path parameter, unknown id, already a member, not a member)
+    "cars": (
+        "carId",
+        "carId",
+        messages.CAR_ID_NOT_FOUND,
+        messages.CAR_ALREADY_IN_GROUP,
+        messages.CAR_NOT_IN_GROUP,
+    ),
+    "users": (
+        "userId",
+        "userId",
+        messages.USER_ID_NOT_FOUND,
+        messages.USER_ALREADY_IN_GROUP,
+        messages.USER_NOT_IN_GROUP,
+    ),
+    "services": (
+        "serviceId",
+        "serviceId",
+        messages.SERVICE_ID_NOT_FOUND,
+        messages.SERVICE_ALREADY_IN_GROUP,
+        messages.SERVICE_NOT_IN_GROUP,
+    ),
+    "products": (
+        "productId",
+        "productId",
+        messages.PRODUCT_ID_NOT_FOUND,
+        messages.PRODUCT_ALREADY_IN_GROUP,
+        messages.PRODUCT_NOT_IN_GROUP,
+    ),
+}
+
+ENDPOINTS: Final = (
+    "GET /products",
+    "GET /products/{productId}",
+    "GET /products/{productId}/services",
+    "GET /products/{productId}/cars",
+    "GET /cars",
+    "GET /cars/{carId}",
+    "PUT /cars",
+    "PATCH /cars/{carId}",
+    "DELETE /cars/{carId}",
+    "GET /cars/{carId}/products",
+    "GET /cars/{carId}/location",
+    "GET /cars/{carId}/location/{searchDate}",
+    "GET /groups",
+    "GET /groups/{groupId}/cars",
+    "GET /groups/{groupId}/users",
+    "GET /groups/{groupId}/services",
+    "GET /groups/{groupId}/products",
+    "PUT /groups",
+    "PUT /groups/{groupId}/cars",
+    "PUT /groups/{groupId}/users",
+    "PUT /groups/{groupId}/services",
+    "PUT /groups/{groupId}/products",
+    "PATCH /groups/{groupId}",
+    "DELETE /groups/{groupId}",
+    "DELETE /groups/{groupId}/users/{userId}",
+    "DELETE /groups/{groupId}/cars/{carId}",
+    "DELETE /groups/{groupId}/services/{serviceId}",
+    "DELETE /groups/{groupId}/products/{productId}",
+)
+"""The 28 endpoints of the reference pages, as ``"METHOD /template"``."""
+
+ODATA_ENDPOINTS: Final = frozenset(
+    {
+        "GET /products",
+        "GET /products/{productId}",
+        "GET /products/{productId}/services",
+        "GET /products/{productId}/cars",
+        "GET /cars",
+        "GET /cars/{carId}",
+        "GET /cars/{carId}/products",
+        "GET /cars/{carId}/location",
+        "GET /cars/{carId}/location/{searchDate}",
+    }
+)
+"""The endpoints whose page says "The returned data can be manipulated using OData"."""
+
+TOKEN_ENDPOINT: Final = "POST /oauth2/token"
+CUSTOMERS_ENDPOINT: Final = "GET /customers"
+
+
+class _SandboxApp:
+    """Holds what the handlers share and builds the aiohttp application."""
+
+    def __init__(
+        self,
+        *,
+        state: SandboxState,
+        credentials: Credentials,
+        authority: TokenAuthority,
+        faults: Faults,
+        counters: Counters,
+    ) -> None:
+        self.state = state
+        self.credentials = credentials
+        self.authority = authority
+        self.faults = faults
+        self.counters = counters
+
+    # -- the gate --------------------------------------------------------------------------
+
+    def _admit(self, request: web.Request, scope: Scope, has_body: bool) -> int:
+        """Check key, token, content type and customer, in that order; the customer id."""
+        headers = request.headers
+        if not self.credentials.api_key_matches(headers.get("flinkey-API-Key")):
+            raise _Reply(_unauthorized(messages.INVALID_API_KEY))
+        if scope == "token":
+            if self.faults.config.token_outage:
+                raise _fail(503, SandboxMessages.SERVICE_UNAVAILABLE)
+            return 0
+        authorization = headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not self.authority.verify(token.strip()):
+            raise _Reply(_unauthorized(messages.INVALID_TOKEN))
+        if has_body and request.content_type != "application/json":
+            raise _Reply(_unsupported_media_type())
+        if scope == "manager":
+            return 0
+        raw = headers.get("Customer-ID", "").strip()
+        try:
+            customer_id = int(raw)
+        except ValueError:
+            raise _fail(404, messages.MANAGER_NOT_FOUND) from None
+        if self.state.customer(customer_id) is None:
+            raise _fail(404, messages.MANAGER_NOT_FOUND)
+        return customer_id
+
+    def endpoint(
+        self, route: str, handler: Handler, scope: Scope, has_body: bool
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        counters = self.counters
+        faults = self.faults
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            counters.requests[route] += 1
+            decision: Decision | None = None
+            response: web.Response | None
+            try:
+                customer_id = self._admit(request, scope, has_body)
+                decision = faults.before(route)
+                if decision.delay:
+                    counters.faults[(route, FaultKind.LATENCY.value)] += 1
+                    await asyncio.sleep(decision.delay)
+                if decision.kind is not None and decision.kind in PRE_KINDS:
+                    counters.faults[(route, decision.kind.value)] += 1
+                    response = self._pre_fault(route, decision)
+                else:
+                    response = await handler(request, customer_id)
+            except _Reply as reply:
+                response = reply.response
+            except web.HTTPException as exc:  # aiohttp's own answers, e.g. 413 for a huge body
+                counters.responses[(route, exc.status)] += 1
+                raise
+            except _InjectedCrash:
+                logger.info("%s: injected handler failure, answering 500", route)
+                response = _internal_error()
+            except Exception:
+                logger.exception("%s: unexpected failure, answering 500", route)
+                response = _internal_error()
+            if response is None:  # reset before processing
+                return self._reset(request, route)
+            body = response.body
+            if decision is not None:
+                late = faults.after(route, decision, has_body=bool(body))
+                if late is not None:
+                    counters.faults[(route, late.value)] += 1
+                    if late is FaultKind.RESET_AFTER:
+                        return self._reset(request, route)
+                    if isinstance(body, bytes):
+                        counters.responses[(route, response.status)] += 1
+                        return await self._truncated(request, response, body)
+            counters.responses[(route, response.status)] += 1
+            return response
+
+        return serve
+
+    def _pre_fault(self, route: str, decision: Decision) -> web.Response | None:
+        """The answer of a fault that strikes before processing; None for a reset."""
+        kind = decision.kind
+        if kind is FaultKind.ERROR_500:
+            return _internal_error()
+        if kind is FaultKind.ERROR_503:
+            return _text(503, SandboxMessages.SERVICE_UNAVAILABLE)
+        if kind is FaultKind.RATE_LIMIT:
+            seconds = decision.retry_after
+            message = SandboxMessages.RATE_LIMITED.format(seconds=seconds)
+            return _json(
+                429, {"statusCode": 429, "message": message}, {"Retry-After": str(seconds)}
+            )
+        if kind is FaultKind.CRASH:
+            raise _InjectedCrash(f"injected failure in {route}")
+        return None
+
+    def _reset(self, request: web.Request, route: str) -> web.StreamResponse:
+        """Cut the connection without an answer (a TCP reset where the platform allows)."""
+        self.counters.responses[(route, 0)] += 1
+        transport = request.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # platform dependent
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        # aiohttp cannot write this on the closed transport; it drops it quietly.
+        return web.Response(status=500)
+
+    async def _truncated(
+        self, request: web.Request, response: web.Response, body: bytes
+    ) -> web.StreamResponse:
+        """Announce the full length, send half of the body, close the connection."""
+        stream = web.StreamResponse(status=response.status)
+        content_type = response.headers.get("Content-Type")
+        if content_type is not None:
+            stream.headers["Content-Type"] = content_type
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        await stream.write(body[: len(body) // 2])
+        transport = request.transport
+        if transport is not None:
+            transport.close()  # flushes what was written, then closes
+        return stream
+
+    # -- auth and customers ----------------------------------------------------------------
+
+    async def token(self, request: web.Request, _: int) -> web.Response:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _oauth_error("invalid_request", SandboxMessages.TOKEN_CONTENT_TYPE)
+        form = await request.post()
+        fields: dict[str, str] = {}
+        for name in ("grant_type", "username", "password"):
+            value = form.get(name)
+            if not isinstance(value, str) or not value:
+                missing = SandboxMessages.TOKEN_MISSING.format(field=name)
+                return _oauth_error("invalid_request", missing)
+            fields[name] = value
+            if name == "grant_type" and value != "password":
+                return _oauth_error("unsupported_grant_type", SandboxMessages.TOKEN_GRANT)
+        if not self.credentials.login_matches(fields["username"], fields["password"]):
+            return _oauth_error("invalid_grant", SandboxMessages.TOKEN_LOGIN)
+        issued = self.authority.issue()
+        self.counters.tokens_issued += 1
+        return _json(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": str(issued.expires_in),
+                "access_token": issued.access_token,
+            },
+            {"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    async def customers(self, request: web.Request, _: int) -> web.Response:
+        return _json(200, unstructure(self.state.customers))
+
+    # -- products --------------------------------------------------------------------------
+
+    async def list_products(self, request: web.Request, cid: int) -> web.Response:
+        return _odata_list(_odata_query(request), self.state.products_wire(cid), PRODUCT_PROPERTIES)
+
+    async def get_product(self, request: web.Request, cid: int) -> web.Response:
+        query = _odata_query(request)
+        row = self.state.product_wire(cid, _path_id(request, "productId"))
+        if row is None:
+            raise _fail(404, messages.PRODUCT_NOT_FOUND)
+        return _odata_entity(query, row, PRODUCT_PROPERTIES, messages.PRODUCT_NOT_FOUND)
+
+    async def service_of_product(self, request: web.Request, cid: int) -> web.Response:
+        query = _odata_query(request)
+        product_id = _path_id(request, "productId")
+        if self.state.product(cid, product_id) is None:
+            raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
+        service = self.state.service_of_product(cid, product_id)
+        if service is None:
+            raise _fail(404, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
+        row = self.state.wire("services", service.id)
+        return _odata_entity(query, row, SERVICE_PROPERTIES, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
+
+    async def car_of_product(self, request: web.Request, cid: int) -> web.Response:
+        query = _odata_query(request)
+        product_id = _path_id(request, "productId")
+        if self.state.product(cid, product_id) is None:
+            raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
+        car = self.state.car_of_product(cid, product_id)
+        if car is None:
+            raise _fail(404, messages.CAR_OF_PRODUCT_NOT_FOUND)
+        row = self.state.wire("cars", car.id)
+        return _odata_entity(query, row, CAR_PROPERTIES, messages.CAR_OF_PRODUCT_NOT_FOUND)
+
+    # -- cars ------------------------------------------------------------------------------
+
+    async def list_cars(self, request: web.Request, cid: int) -> web.Response:
+        return _odata_list(_odata_query(request), self.state.cars_wire(cid), CAR_PROPERTIES)
+
+    async def get_car(self, request: web.Request, cid: int) -> web.Response:
+        query = _odata_query(request)
+        row = self.state.car_wire(cid, _path_id(request, "carId"))
+        if row is None:
+            raise _fail(404, messages.CAR_NOT_FOUND)
+        return _odata_entity(query, row, CAR_PROPERTIES, messages.CAR_NOT_FOUND)
+
+    async def create_car(self, request: web.Request, cid: int) -> web.Response:
+        body = await _json_object(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise _fail(400, messages.CAR_NAME_MISSING)
+        fields = {
+            attribute: _optional_string(body, field)
+            for field, attribute in _CAR_OPTIONAL_FIELDS.items()
+        }
+        car = self.state.add_car(cid, name, **fields)
+        self.counters.created["car"] += 1
+        return _json(201, {"id": car.id})
+
+    async def update_car(self, request: web.Request, cid: int) -> web.Response:
+        body = await _json_body(request)
+        car_id = _path_id(request, "carId")
+        if self.state.car(cid, car_id) is None:
+            raise _fail(404, messages.CAR_NOT_ASSIGNED)
+        operations = _patch_operations(
+            body, allowed_ops=("remove", "replace"), allowed_paths=tuple(_CAR_FIELDS)
+        )
+        changes: dict[str, str | None] = {}
+        for _, path, value in operations:
+            if path == "/name" and _blank(value):
+                raise _fail(400, messages.CAR_NAME_BLANK)
+            changes[_CAR_FIELDS[path]] = value
+        if changes:
+            self.state.update_car(cid, car_id, **changes)
+        return _no_content()
+
+    async def delete_car(self, request: web.Request, cid: int) -> web.Response:
+        car_id = _path_id(request, "carId")
+        if self.state.car(cid, car_id) is None:
+            raise _fail(404, messages.CAR_NOT_ASSIGNED)
+        self.state.delete_car(cid, car_id)
+        return _no_content()
+
+    async def products_of_car(self, request: web.Request, cid: int) -> web.Response:
+        query = _odata_query(request)
+        car_id = _path_id(request, "carId")
+        if self.state.car(cid, car_id) is None:
+            raise _fail(404, messages.CAR_NOT_ASSIGNED)
+        product_ids = self.state.product_ids_of_car(car_id)
+        if not product_ids:
+            raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
+        rows = [self.state.wire("products", p) for p in product_ids]
+        return _odata_list(query, rows, PRODUCT_PROPERTIES)
+
+    async def location(self, request: web.Request, cid: int) -> web.Response:
+        return self._location(request, cid, None)
+
+    async def location_at(self, request: web.Request, cid: int) -> web.Response:
+        return self._location(request, cid, _parse_search_date(request.match_info["searchDate"]))
+
+    def _location(self, request: web.Request, cid: int, at: datetime | None) -> web.Response:
+        query = _odata_query(request)
+        car_id = _path_id(request, "carId")
+        if self.state.car(cid, car_id) is None:
+            raise _fail(404, messages.CAR_NOT_ASSIGNED)
+        if not self.state.has_products(car_id):
+            raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
+        row = unstructure(self.state.location(cid, car_id, at))
+        return _odata_entity(query, row, LOCATION_PROPERTIES, messages.NO_PRODUCTS_ON_CAR)
+
+    # -- groups ----------------------------------------------------------------------------
+
+    async def list_groups(self, request: web.Request, cid: int) -> web.Response:
+        return _json(200, self.state.groups_wire(cid))
+
+    def group_members(self, kind: MemberKind) -> Handler:
+        async def handler(request: web.Request, cid: int) -> web.Response:
+            group_id = _path_id(request, "groupId")
+            if self.state.group(cid, group_id) is None:
+                raise _fail(404, messages.GROUP_NOT_FOUND_BY_ID)
+            return _json(200, self.state.members_wire(cid, group_id, kind))
+
+        return handler
+
+    async def create_group(self, request: web.Request, cid: int) -> web.Response:
+        body = await _json_object(request)
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _fail(400, SandboxMessages.FIELD_TYPE.format(field="name"))
+        if _blank(name):
+            raise _fail(400, messages.GROUP_NAME_MISSING)
+        assert isinstance(name, str)
+        if len(name) > messages.MAX_GROUP_NAME_LENGTH:
+            raise _fail(400, messages.GROUP_NAME_TOO_LONG)
+        if self.state.group_named(cid, name) is not None:
+            raise _fail(409, messages.GROUP_NAME_TAKEN)
+        group = self.state.add_group(cid, name)
+        self.counters.created["group"] += 1
+        return _json(201, {"id": group.id})
+
+    def assign_member(self, kind: MemberKind) -> Handler:
+        field, _, unknown, already, _ = _MEMBERS[kind]
+
+        async def handler(request: web.Request, cid: int) -> web.Response:
+            body = await _json_object(request)
+            group_id = _path_id(request, "groupId")
+            if self.state.group(cid, group_id) is None:
+                raise _fail(404, messages.GROUP_NOT_FOUND)
+            member_id = _member_id(body, field)
+            if member_id is None or self._member(cid, kind, member_id) is None:
+                raise _fail(404, unknown)
+            if self.state.is_member(group_id, kind, member_id):
+                raise _fail(409, already)
+            self.state.add_member(cid, group_id, kind, member_id)
+            self.counters.assigned[kind[:-1]] += 1
+            return _no_content()
+
+        return handler
+
+    async def update_group(self, request: web.Request, cid: int) -> web.Response:
+        body = await _json_body(request)
+        group_id = _path_id(request, "groupId")
+        if group_id <= 0:
+            # No group can have such an id, whoever asks: the service's id check answers.
+            raise _fail(404, messages.GROUP_NOT_FOUND)
+        if self.state.group(cid, group_id) is None:
+            raise _fail(404, messages.GROUP_NOT_ASSIGNED)
+        operations = _patch_operations(body, allowed_ops=("replace",), allowed_paths=("/name",))
+        new_name: str | None = None
+        for _, _, value in operations:
+            if _blank(value):
+                raise _fail(400, messages.GROUP_NAME_BLANK)
+            assert isinstance(value, str)
+            if len(value) > messages.MAX_GROUP_NAME_LENGTH:
+                raise _fail(400, messages.GROUP_NAME_TOO_LONG)
+            new_name = value
+        if new_name is not None:
+            other = self.state.group_named(cid, new_name)
+            if other is not None and other.id != group_id:
+                raise _fail(409, messages.GROUP_NAME_TAKEN)
+            self.state.rename_group(cid, group_id, new_name)
+        return _no_content()
+
+    async def delete_group(self, request: web.Request, cid: int) -> web.Response:
+        group_id = _path_id(request, "groupId")
+        if self.state.group(cid, group_id) is None:
+            raise _fail(404, messages.GROUP_NOT_FOUND)
+        if self.state.group_has_members(cid, group_id):
+            raise _fail(409, messages.GROUP_HAS_RELATIONS)
+        self.state.delete_group(cid, group_id)
+        return _no_content()
+
+    def remove_member(self, kind: MemberKind) -> Handler:
+        _, parameter, unknown, _, not_member = _MEMBERS[kind]
+
+        async def handler(request: web.Request, cid: int) -> web.Response:
+            group_id = _path_id(request, "groupId")
+            member_id = _path_id(request, parameter)
+            if self.state.group(cid, group_id) is None:
+                raise _fail(404, messages.GROUP_NOT_FOUND)
+            if self._member(cid, kind, member_id) is None:
+                raise _fail(404, unknown)
+            if not self.state.is_member(group_id, kind, member_id):
+                raise _fail(404, not_member)
+            self.state.remove_member(cid, group_id, kind, member_id)
+            return _no_content()
+
+        return handler
+
+    def _member(self, cid: int, kind: MemberKind, member_id: int) -> object | None:
+        if kind == "cars":
+            return self.state.car(cid, member_id)
+        if kind == "users":
+            return self.state.user(cid, member_id)
+        if kind == "services":
+            return self.state.service(cid, member_id)
+        return self.state.product(cid, member_id)
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, Handler, Scope, bool]]:
+        """(``"METHOD /template"``, handler, scope, has a JSON body) for every endpoint."""
+        table: list[tuple[str, Handler, Scope, bool]] = [
+            (TOKEN_ENDPOINT, self.token, "token", False),
+            (CUSTOMERS_ENDPOINT, self.customers, "manager", False),
+            ("GET /products", self.list_products, "customer", False),
+            ("GET /products/{productId}", self.get_product, "customer", False),
+            ("GET /products/{productId}/services", self.service_of_product, "customer", False),
+            ("GET /products/{productId}/cars", self.car_of_product, "customer", False),
+            ("GET /cars", self.list_cars, "customer", False),
+            ("GET /cars/{carId}", self.get_car, "customer", False),
+            ("PUT /cars", self.create_car, "customer", True),
+            ("PATCH /cars/{carId}", self.update_car, "customer", True),
+            ("DELETE /cars/{carId}", self.delete_car, "customer", False),
+            ("GET /cars/{carId}/products", self.products_of_car, "customer", False),
+            ("GET /cars/{carId}/location", self.location, "customer", False),
+            ("GET /cars/{carId}/location/{searchDate}", self.location_at, "customer", False),
+            ("GET /groups", self.list_groups, "customer", False),
+            ("PUT /groups", self.create_group, "customer", True),
+            ("PATCH /groups/{groupId}", self.update_group, "customer", True),
+            ("DELETE /groups/{groupId}", self.delete_group, "customer", False),
+        ]
+        for kind, (_, parameter, *_rest) in _MEMBERS.items():
+            members = f"/groups/{{groupId}}/{kind}"
+            table += [
+                (f"GET {members}", self.group_members(kind), "customer", False),
+                (f"PUT {members}", self.assign_member(kind), "customer", True),
+                (f"DELETE {members}/{{{parameter}}}", self.remove_member(kind), "customer", False),
+            ]
+        return table
+
+
+def _oauth_error(error: str, description: str) -> web.Response:
+    """An RFC 6749 section 5.2 error answer of the token endpoint."""
+    return _json(
+        400,
+        {"error": error, "error_description": description},
+        {"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+async def _unknown_route(request: web.Request) -> web.StreamResponse:
+    return _json(404, {"statusCode": 404, "message": SandboxMessages.RESOURCE_NOT_FOUND})
+
+
+def _aiohttp_path(prefix: str, template: str) -> str:
+    def parameter(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{{{name}:{_ID_PATTERN}}}" if name.endswith("Id") else f"{{{name}}}"
+
+    return prefix + _PARAM.sub(parameter, template)
+
+
+def build_app(
+    *,
+    state: SandboxState,
+    credentials: Credentials,
+    authority: TokenAuthority,
+    faults: Faults,
+    counters: Counters,
+    prefix: str = "/v3",
+) -> web.Application:
+    """The aiohttp application serving ``state`` under ``prefix``."""
+    sandbox = _SandboxApp(
+        state=state,
+        credentials=credentials,
+        authority=authority,
+        faults=faults,
+        counters=counters,
+    )
+    app = web.Application()
+    for route, handler, scope, has_body in sandbox.routes():
+        method, template = route.split(" ", 1)
+        app.router.add_route(
+            method,
+            _aiohttp_path(prefix, template),
+            sandbox.endpoint(route, handler, scope, has_body),
+        )
+    app.router.add_route("*", "/{tail:.*}", _unknown_route)
+    return app
