@@ -1,0 +1,107 @@
+"""Run the benchmark suite and write its results.
+
+    python -m benchmarks            # full run (several minutes)
+    python -m benchmarks --quick    # under a minute or two, fewer repetitions
+    python -m benchmarks --only P1 P4
+
+Each benchmark module exposes ``run(quick: bool)`` returning a list of
+:class:`benchmarks._harness.Result` (or a dict, which is wrapped as details). Results go to
+``benchmarks/results/latest.json`` and ``benchmarks/results/latest.md``; ``--page`` also rewrites
+the table in ``docs/benchmarks.md`` and the P2 plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import Result, markdown_table
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+# (key, module, what it measures)
+SUITE: list[tuple[str, str, str]] = [
+    ("P1", "benchmarks.bench_client", "client CPU per request and decoding vs raw aiohttp/orjson"),
+    ("P2", "benchmarks.bench_fleet", "fleet snapshot fan-out vs N*L/C and raw aiohttp"),
+    ("P4", "benchmarks.bench_token", "token storm across an expiry"),
+    ("P5", "benchmarks.bench_sync_memory", "sync peak memory, 100k vs 10k cars"),
+    ("P6", "benchmarks.bench_import", "import time vs aiohttp"),
+    ("OD", "benchmarks.bench_odata", "OData build+print and parse throughput"),
+    ("SB", "benchmarks.bench_sandbox", "sandbox server CPU per request"),
+]
+
+
+def _as_results(key: str, value: Any) -> list[Result]:
+    if isinstance(value, list) and all(isinstance(item, Result) for item in value):
+        return value
+    if isinstance(value, Result):
+        return [value]
+    if isinstance(value, dict):
+        rows = value.get("results")
+        if isinstance(rows, list) and all(isinstance(item, Result) for item in rows):
+            return rows
+        return [Result(key, "see details", float("nan"), float("nan"), float("nan"), details=value)]
+    raise TypeError(f"{key}: run() returned {type(value).__name__}")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller inputs")
+    parser.add_argument("--only", nargs="*", default=None, help="keys to run (P1 P2 P4 P5 P6 OD SB)")
+    parser.add_argument("--page", action="store_true", help="rewrite docs/benchmarks.md's table")
+    args = parser.parse_args(argv)
+
+    results: list[Result] = []
+    failures: list[str] = []
+    for key, module_name, what in SUITE:
+        if args.only and key not in args.only:
+            continue
+        print(f"== {key}: {what}", flush=True)
+        started = time.perf_counter()
+        try:
+            module = importlib.import_module(module_name)
+            rows = _as_results(key, module.run(args.quick))
+        except Exception:  # a broken benchmark must not hide the others' figures
+            failures.append(key)
+            traceback.print_exc()
+            continue
+        results.extend(rows)
+        print(markdown_table(rows), flush=True)
+        print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+
+    RESULTS.mkdir(exist_ok=True)
+    document = {"machine": machine(), "quick": args.quick,
+                "results": [r.as_dict() for r in results], "failed": failures}
+    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    table = markdown_table(results)
+    (RESULTS / "latest.md").write_text(table + "\n")
+    print("\n" + table)
+    if args.page:
+        from benchmarks._page import write_page
+
+        write_page(document)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Bounded concurrency for bulk work: a runner that keeps at most N calls alive, and a rate limiter.
+
+Every bulk helper (``get_many``, the fleet snapshot, the sync job) goes through one
+:class:`BoundedRunner`, so that "how hard do we hit the API" is decided in one place:
+
+- ``concurrency`` caps the calls in flight. It is clipped to the HTTP connection pool's size
+  (``connector_limit``, aiohttp's default is 100): more concurrent calls than pooled connections
+  would only queue inside aiohttp, hidden from the runner's accounting, so the runner's limit is
+  made the one that binds.
+- ``rate`` caps calls per second. The limiter spaces calls evenly from the first one on (no burst
+  at start-up, unlike a token bucket that starts full).
+
+Results come back as they complete, as :class:`Outcome` values (a value or the exception), so
+one failing item never sinks the others. Items are drawn lazily from the input (sync or async
+iterable): a run over 100,000 ids keeps at most ``concurrency`` tasks and outcomes alive.
+
+Leaving a run early (``break``, an exception, cancellation) cancels every call still in flight
+and waits for it to finish, so no task and no connection outlives the run. Use
+``contextlib.aclosing`` around ``runner.run(...)`` when breaking out of the loop, so the clean-up
+happens at once rather than when the generator is collected.
+
+This module depends on nothing but asyncio: resources and the client may use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BoundedRunner",
+    "Outcome",
+    "RateLimiter",
+    "get_many",
+]
+
+T = TypeVar("T")
+K = TypeVar("K")
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 16
+"""A polite default: enough to hide latency, far below aiohttp's pool of 100."""
+
+
+@attrs.frozen(slots=True)
+class Outcome(Generic[K, R]):
+    """The result of one item of a bulk run: its ``value``, or the ``error`` it raised."""
+
+    item: K
+    value: R | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call returned (``value`` may still be ``None`` if it returned None)."""
+        return self.error is None
+
+    def unwrap(self) -> R:
+        """The value, or raise the error the call raised."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second, evenly spaced, starting without a burst.
+
+    Each :meth:`acquire` reserves the next free slot on a grid of ``1 / rate`` seconds and sleeps
+    until it. The first caller goes at once, the second ``1 / rate`` later, and so on; a limiter
+    left idle does not save up credit for a later burst.
+    """
+
+    __slots__ = ("_interval", "_next", "rate")
+
+    def __init__(self, rate: float) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be a positive number of calls per second, got {rate!r}")
+        self.rate = float(rate)
+        self._interval = 1.0 / self.rate
+        self._next = 0.0
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate:g})"
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        delay = slot - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class _Done:
+    """The feeder's end-of-input marker (carries the input's error, if it failed)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class BoundedRunner:
+    """Runs coroutine calls with at most ``concurrency`` alive at once and an optional rate limit.
+
+    ``concurrency`` is clipped to ``connector_limit`` (pass the client's ``connector_limit``):
+    a larger number would not make more requests in flight, only wait for a pooled connection.
+    One runner may serve several runs and single :meth:`call`\\ s at the same time; they share
+    its limits, which is how a fleet walk keeps "at most N requests in flight" for all its
+    parts together.
+    """
+
+    def __init__(
+        self,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        *,
+        connector_limit: int | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        self.requested_concurrency = concurrency
+        if connector_limit is not None and connector_limit > 0:
+            # aiohttp uses 0 for "no limit"; anything else is the pool size the runner must obey.
+            concurrency = min(concurrency, connector_limit)
+        self.concurrency = concurrency
+        self.connector_limit = connector_limit
+        self.limiter = RateLimiter(rate) if rate is not None else None
+        self._slots = asyncio.Semaphore(concurrency)
+        self.started = 0
+        """Calls started so far (all runs and single calls of this runner)."""
+        self.failed = 0
+        """Calls that raised an exception."""
+
+    def __repr__(self) -> str:
+        rate = f", rate={self.limiter.rate:g}" if self.limiter else ""
+        return f"BoundedRunner(concurrency={self.concurrency}{rate})"
+
+    @property
+    def rate(self) -> float | None:
+        return self.limiter.rate if self.limiter is not None else None
+
+    async def _admit(self) -> None:
+        """Take a slot, then the rate limiter's turn (a slot is released if the wait is cut)."""
+        await self._slots.acquire()
+        if self.limiter is not None:
+            try:
+                await self.limiter.acquire()
+            except BaseException:
+                self._slots.release()
+                raise
+        self.started += 1
+
+    async def call(self, fn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
+        """One call under the runner's limits; its exception propagates."""
+        await self._admit()
+        try:
+            return await fn(*args, **kwargs)
+        except Exception:
+            self.failed += 1
+            raise
+        finally:
+            self._slots.release()
+
+    async def run(
+        self,
+        fn: Callable[[K], Awaitable[R]],
+        items: Iterable[K] | AsyncIterable[K],
+    ) -> AsyncGenerator[Outcome[K, R], None]:
+        """``fn(item)`` for every item, yielded as :class:`Outcome`\\ s in completion order.
+
+        A slot stays taken until its outcome has been handed to the consumer, so a slow consumer
+        slows the calls down instead of piling results up in memory. An exception raised by
+        ``fn`` becomes the outcome's ``error``; an exception raised by ``items`` itself ends the
+        run and propagates after the calls in flight were cancelled.
+        """
+        results: asyncio.Queue[Outcome[K, R] | _Done] = asyncio.Queue()
+        tasks: set[asyncio.Task[None]] = set()
+        held = [0]  # slots this run holds: taken when a call starts, freed when its outcome is out
+
+        async def one(item: K) -> None:
+            try:
+                value = await fn(item)
+            except Exception as exc:  # the item's failure is data; cancellation propagates
+                self.failed += 1
+                results.put_nowait(Outcome(item, error=exc))
+            else:
+                results.put_nowait(Outcome(item, value=value))
+
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                # A BaseException from fn (not Exception): stop the run with it.
+                results.put_nowait(_Done(task.exception()))
+
+        async def feed() -> None:
+            error: BaseException | None = None
+            try:
+                if isinstance(items, AsyncIterable):
+                    async for item in items:
+                        await self._spawn(one, item, tasks, finished, held)
+                else:
+                    for item in items:
+                        await self._spawn(one, item, tasks, finished, held)
+                # Wait for the calls, so that the end marker comes after their outcomes.
+                while tasks:
+                    await asyncio.wait(set(tasks))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # the input failed: report it to the consumer
+                error = exc
+            results.put_nowait(_Done(error))
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while True:
+                got = await results.get()
+                if isinstance(got, _Done):
+                    if got.error is not None:
+                        raise got.error
+                    return
+                held[0] -= 1
+                self._slots.release()
+                yield got
+        finally:
+            feeder.cancel()
+            for task in list(tasks):
+                task.cancel()
+            pending = [feeder, *tasks]
+            # Wait for every task to finish its clean-up (closing responses) before leaving.
+            while pending:
+                _, still = await asyncio.wait(pending)
+                pending = list(still)
+            # Slots of calls cancelled here or of outcomes never handed out.
+            for _ in range(held[0]):
+                self._slots.release()
+            held[0] = 0
+
+    async def _spawn(
+        self,
+        one: Callable[[K], Coroutine[Any, Any, None]],
+        item: K,
+        tasks: set[asyncio.Task[None]],
+        finished: Callable[[asyncio.Task[None]], None],
+        held: list[int],
+    ) -> None:
+        # The item is taken before the slot, so that an input which itself waits for a slot
+        # (a page fetched through this runner) cannot deadlock against its own run.
+        await self._admit()
+        held[0] += 1
+        task = asyncio.create_task(one(item))
+        tasks.add(task)
+        task.add_done_callback(finished)
+
+
+async def get_many(
+    fetch: Callable[[K], Awaitable[R]],
+    ids: Iterable[K] | AsyncIterable[K],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate: float | None = None,
+    connector_limit: int | None = None,
+    runner: BoundedRunner | None = None,
+) -> AsyncGenerator[Outcome[K, R], None]:
+    """Fetch many entities concurrently, yielding an :class:`Outcome` per id as each completes.
+
+    ``fetch`` is a single-entity getter such as ``client.cars.get``. A failed id (not found, or
+    still failing after the client's retries) is an outcome with ``error`` set; the others
+    continue. Pass ``runner`` to share limits with other work, else one is made from
+    ``concurrency``, ``rate`` and ``connector_limit``.
+    """
+    if runner is None:
+        runner = BoundedRunner(concurrency, rate, connector_limit=connector_limit)
+    run = runner.run(fetch, ids)
+    try:
+        async for outcome in run:
+            yield outcome
+    finally:
+        await run.aclose()

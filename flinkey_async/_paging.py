@@ -1,0 +1,95 @@
+"""Auto-paging over ``$top``/``$skip``.
+
+The flinkey list endpoints answer plain JSON arrays: no next link, no count. Paging is the
+client's job: ask for ``$top=page_size`` at ``$skip=0, page_size, 2 * page_size, ...`` and stop at
+the first page shorter than asked for. The caller's own query is kept (``$filter``, ``$select``,
+``$orderby``); its ``$skip`` is where paging starts and its ``$top`` caps the total.
+
+Without an ``$orderby`` the service's order between two requests is not promised, and ``$skip``
+over an unordered set can repeat or miss rows; so unless the query orders the rows, pages are
+ordered by ``id``.
+
+This module sits below the client: it takes a page-fetching coroutine function
+(``lambda q: client.cars.list(q)``), not a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from ._exceptions import ValidationError
+from .odata import Query, raw
+
+__all__ = ["DEFAULT_PAGE_SIZE", "iterate", "iterate_pages", "page_queries"]
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 500
+"""Rows per request: large enough to keep the request count low, small enough to stream."""
+
+def _check_page_size(page_size: int) -> None:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValidationError("page_size", f"must be an integer >= 1, got {page_size!r}")
+
+
+def page_queries(
+    query: Query | None = None, *, page_size: int = DEFAULT_PAGE_SIZE, order_by: str | None = "id"
+) -> tuple[Query, int, int | None]:
+    """The base query of a paged listing, its first offset and its total cap (``$top``).
+
+    The returned query carries no ``$top``/``$skip``; ``order_by`` (a wire field name) is added
+    when the query does not order the rows itself.
+    """
+    _check_page_size(page_size)
+    base = query if query is not None else Query()
+    start = base.skip_value or 0
+    cap = base.top_value
+    if order_by is not None and not base.order_keys:
+        base = base.order_by(raw(order_by))
+    return base, start, cap
+
+
+async def iterate_pages(
+    fetch_page: Callable[[Query], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: Query | None = None,
+    order_by: str | None = "id",
+) -> AsyncGenerator[list[T], None]:
+    """Yield the listing page by page (lists of at most ``page_size`` rows).
+
+    Stops after a page shorter than requested (an empty page included), or when the query's own
+    ``$top`` is reached. Only one page is held at a time.
+    """
+    base, offset, cap = page_queries(query, page_size=page_size, order_by=order_by)
+    got = 0
+    while cap is None or got < cap:
+        want = page_size if cap is None else min(page_size, cap - got)
+        page = list(await fetch_page(base.skip(offset + got).top(want)))
+        if page:
+            yield page
+        if len(page) != want:
+            # Shorter: the listing ended. Longer: the service ignored $top and sent it all.
+            return
+        got += want
+
+
+async def iterate(
+    fetch_page: Callable[[Query], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: Query | None = None,
+    order_by: str | None = "id",
+) -> AsyncGenerator[T, None]:
+    """Yield the listing's rows one by one, fetching a page at a time (see :func:`iterate_pages`).
+
+    ``async for car in iterate(client.cars.list, page_size=500, query=q): ...``
+    """
+    pages = iterate_pages(fetch_page, page_size=page_size, query=query, order_by=order_by)
+    try:
+        async for page in pages:
+            for row in page:
+                yield row
+    finally:
+        await pages.aclose()

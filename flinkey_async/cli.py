@@ -1,0 +1,755 @@
+"""``flinkey-async``: the command line. ``sync`` copies a fleet into a local store.
+
+```
+flinkey-async sync                       # no credentials: from the embedded sandbox
+flinkey-async sync --out fleet.sqlite --concurrency 32 --rate 50 --customer all
+flinkey-async sandbox --port 8080        # serve a sandbox (see flinkey-async sandbox --help)
+```
+
+Expected failures (credentials rejected, host unreachable, store not writable) end with one
+line on stderr and a documented exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    ConnectError,
+    FlinkeyError,
+    InvalidAPIKeyError,
+    InvalidTokenError,
+    ManagerNotFoundError,
+    RequestTimeoutError,
+    TransportError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from .sync import SyncJob, SyncReport
+
+__all__ = ["EXIT_CODES", "main"]
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_CREDENTIALS = 3
+EXIT_UNREACHABLE = 4
+EXIT_STORE = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = {
+    EXIT_OK: "the sync completed",
+    EXIT_INCOMPLETE: "the sync ran, but some requests kept failing (the store is consistent; "
+    "run again to complete it), or the API answered with an unexpected error",
+    EXIT_USAGE: "bad usage: an unknown option, a bad value, incomplete credentials",
+    EXIT_CREDENTIALS: "the API key, the username or password, or the API Manager was rejected",
+    EXIT_UNREACHABLE: "the API host cannot be reached (or does not answer in time)",
+    EXIT_STORE: "the output cannot be opened or written",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); the store is consistent, run again to complete it",
+}
+
+ENV_VARS = (
+    "FLINKEY_API_KEY",
+    "FLINKEY_USERNAME",
+    "FLINKEY_PASSWORD",
+    "FLINKEY_CUSTOMER_ID",
+    "FLINKEY_BASE_URL",
+)
+
+DEFAULT_CONCURRENCY = 32
+SANDBOX_CARS = 1000
+SANDBOX_SEED = 7
+
+
+class CliError(Exception):
+    """An expected failure: one line for the user and an exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _customer(text: str) -> int | Literal["all"]:
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a customer id or 'all', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a customer id is a positive number, got {value}")
+    return value
+
+
+def _exit_codes_epilog() -> str:
+    lines = ["exit status:"]
+    for code, text in EXIT_CODES.items():
+        lines += textwrap.wrap(
+            text, width=92, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
+
+
+_SYNC_DESCRIPTION = """\
+Copy a whole fleet into a local store: every car with its products and location, every product
+with its service, every group with its cars, users, services and products. Runs again bring the
+copy up to date: rows are updated in place, never duplicated; rows gone upstream are marked
+deleted (deleted_in_run) by the run that noticed. An interrupted run leaves the store
+consistent and the next run completes it.
+
+Without credentials it syncs from the embedded sandbox (a seeded fleet of 1,000 cars per
+customer), which needs no network. With FLINKEY_API_KEY, FLINKEY_USERNAME, FLINKEY_PASSWORD
+and FLINKEY_CUSTOMER_ID set (or the matching options; FLINKEY_BASE_URL is optional) it syncs
+the live API.
+"""
+
+_SYNC_EPILOG = f"""\
+environment:
+  FLINKEY_API_KEY      the flinkey-API-Key
+  FLINKEY_USERNAME     the API Manager's username
+  FLINKEY_PASSWORD     the API Manager's password
+  FLINKEY_CUSTOMER_ID  the customer to sync (or --customer)
+  FLINKEY_BASE_URL     the API root (default https://api.flinkey.de/v3)
+  Options given on the command line win over the environment. Prefer the environment for
+  secrets: command lines are visible to other users of the machine.
+
+reading the result:
+  sqlite3 fleet.sqlite "select count(*) from cars where deleted_in_run is null"
+  Tables: cars, products, services, groups, users, customers, locations, car_products,
+  product_services, group_cars, group_users, group_services, group_products, sync_runs.
+
+{_exit_codes_epilog()}
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flinkey-async",
+        description="Tools of the flinkey_async library for the flinkey API v3.",
+        epilog=_exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sync = commands.add_parser(
+        "sync",
+        help="copy the fleet into SQLite or JSON Lines (the main job)",
+        description=_SYNC_DESCRIPTION,
+        epilog=_SYNC_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    output = sync.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        metavar="PATH",
+        help="the SQLite file (default fleet.sqlite) or, with --format jsonl, the directory "
+        "of .jsonl files (default fleet-jsonl)",
+    )
+    output.add_argument(
+        "--format",
+        choices=("sqlite", "jsonl"),
+        default="sqlite",
+        help="sqlite: one file, WAL, upserts keyed by id (default); jsonl: one file per table, "
+        "each replaced atomically at the end of a run",
+    )
+    work = sync.add_argument_group("load on the API")
+    work.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight at most (default {DEFAULT_CONCURRENCY}); the connection pool "
+        "is sized to match",
+    )
+    work.add_argument(
+        "--rate",
+        type=_positive_float,
+        metavar="R",
+        help="requests per second at most, evenly spaced from the start (default: no limit)",
+    )
+    work.add_argument(
+        "--page-size",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="rows per listing request ($top), default 500",
+    )
+    source = sync.add_argument_group("source")
+    source.add_argument(
+        "--customer",
+        type=_customer,
+        metavar="ID|all",
+        help="the customer to sync, or 'all' for every customer the API Manager can see "
+        "(default: FLINKEY_CUSTOMER_ID; in the sandbox, its first customer)",
+    )
+    source.add_argument("--api-key", help="the flinkey-API-Key (FLINKEY_API_KEY)")
+    source.add_argument("--username", help="the API Manager's username (FLINKEY_USERNAME)")
+    source.add_argument("--password", help="the API Manager's password (FLINKEY_PASSWORD)")
+    source.add_argument("--base-url", help="the API root (FLINKEY_BASE_URL)")
+    source.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the embedded sandbox even when FLINKEY_* credentials are set",
+    )
+    source.add_argument(
+        "--sandbox-cars",
+        type=_positive_int,
+        default=SANDBOX_CARS,
+        metavar="N",
+        help=f"cars per customer of the embedded sandbox (default {SANDBOX_CARS})",
+    )
+    source.add_argument(
+        "--sandbox-seed",
+        type=int,
+        default=SANDBOX_SEED,
+        metavar="S",
+        help=f"seed of the embedded sandbox's fleet (default {SANDBOX_SEED})",
+    )
+    display = sync.add_argument_group("display")
+    display.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log retries and other warnings to stderr (-vv: every request)",
+    )
+    display.add_argument(
+        "--progress",
+        choices=("auto", "rich", "plain", "none"),
+        default="auto",
+        help="live progress: rich (needs the cli extra), plain lines, none; auto picks rich on "
+        "a terminal when installed",
+    )
+    commands.add_parser(
+        "sandbox",
+        help="serve a local sandbox of the API (see: flinkey-async sandbox --help)",
+        add_help=False,
+    )
+    return parser
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``sync`` was asked to do, from options and environment."""
+
+    live: bool
+    api_key: str | None
+    username: str | None
+    password: str | None
+    base_url: str | None
+    customer: int | Literal["all"] | None
+    out: Path
+    format: Literal["sqlite", "jsonl"]
+    concurrency: int
+    rate: float | None
+    page_size: int
+    sandbox_cars: int
+    sandbox_seed: int
+    progress: str
+    verbose: int = 0
+
+
+def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+    def pick(option: str | None, name: str) -> str | None:
+        value = option if option is not None else env.get(name)
+        return value if value else None
+
+    api_key = pick(args.api_key, "FLINKEY_API_KEY")
+    username = pick(args.username, "FLINKEY_USERNAME")
+    password = pick(args.password, "FLINKEY_PASSWORD")
+    base_url = pick(args.base_url, "FLINKEY_BASE_URL")
+    customer = args.customer
+    if customer is None and env.get("FLINKEY_CUSTOMER_ID"):
+        try:
+            customer = _customer(env["FLINKEY_CUSTOMER_ID"])
+        except argparse.ArgumentTypeError as exc:
+            raise CliError(f"FLINKEY_CUSTOMER_ID: {exc}", EXIT_USAGE) from None
+    live = not args.sandbox and any((api_key, username, password))
+    if live:
+        missing = [
+            name
+            for name, value in (
+                ("FLINKEY_API_KEY", api_key),
+                ("FLINKEY_USERNAME", username),
+                ("FLINKEY_PASSWORD", password),
+            )
+            if not value
+        ]
+        if missing:
+            raise CliError(
+                f"{' and '.join(missing)} not set: a live sync needs FLINKEY_API_KEY, "
+                "FLINKEY_USERNAME and FLINKEY_PASSWORD (or --api-key, --username, --password)",
+                EXIT_USAGE,
+            )
+        if customer is None:
+            raise CliError(
+                "no customer: set FLINKEY_CUSTOMER_ID or pass --customer ID (or --customer all)",
+                EXIT_USAGE,
+            )
+    fmt = args.format
+    out = Path(args.out) if args.out else Path("fleet.sqlite" if fmt == "sqlite" else "fleet-jsonl")
+    return Settings(
+        live=live,
+        api_key=api_key,
+        username=username,
+        password=password,
+        base_url=base_url,
+        customer=customer,
+        out=out,
+        format=fmt,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        page_size=args.page_size,
+        sandbox_cars=args.sandbox_cars,
+        sandbox_seed=args.sandbox_seed,
+        progress=args.progress,
+        verbose=args.verbose,
+    )
+
+
+# -- progress --------------------------------------------------------------------------------
+
+_KINDS = (
+    "cars",
+    "products",
+    "groups",
+    "locations",
+    "car_products",
+    "product_services",
+    "group_cars",
+    "group_users",
+    "group_services",
+    "group_products",
+)
+
+
+def _plain_status(job: SyncJob, started: float, requests0: int) -> str:
+    p = job.progress
+    parts = [f"{kind} {p.entities.get(kind, 0)}" for kind in _KINDS if p.entities.get(kind)]
+    rate = (job.requests - requests0) / max(time.monotonic() - started, 1e-9)
+    return (
+        f"[{time.monotonic() - started:6.1f}s] {p.phase}: "
+        + (", ".join(parts) or "-")
+        + f" | requests {job.requests - requests0}, retries {job.retries}, "
+        f"failures {p.failures}, {rate:.0f} req/s"
+    )
+
+
+class _Progress:
+    """Shows a running job: a rich live table, plain lines, or nothing."""
+
+    def __init__(self, mode: str, stream: TextIO) -> None:
+        self.mode = mode
+        self.stream = stream
+
+    @contextlib.asynccontextmanager
+    async def watching(self, job: SyncJob) -> Any:
+        if self.mode == "none":
+            yield
+            return
+        started = time.monotonic()
+        requests0 = job.requests
+        if self.mode == "rich":
+            from rich.console import Console
+            from rich.live import Live
+
+            console = Console(file=self.stream)
+            with Live(
+                self._rich_table(job, started, requests0),
+                console=console,
+                refresh_per_second=4,
+                transient=True,
+            ) as live:
+                task = asyncio.create_task(self._refresh_rich(live, job, started, requests0))
+                try:
+                    yield
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            return
+        task = asyncio.create_task(self._print_plain(job, started, requests0))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _print_plain(self, job: SyncJob, started: float, requests0: int) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            print(_plain_status(job, started, requests0), file=self.stream, flush=True)
+
+    async def _refresh_rich(self, live: Any, job: SyncJob, started: float, requests0: int) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            live.update(self._rich_table(job, started, requests0))
+
+    @staticmethod
+    def _rich_table(job: SyncJob, started: float, requests0: int) -> Any:
+        from rich.table import Table
+
+        p = job.progress
+        elapsed = max(time.monotonic() - started, 1e-9)
+        title = f"syncing customer {p.customer_id}: {p.phase}" if p.customer_id else p.phase
+        table = Table(title=title, show_header=True, header_style="bold")
+        table.add_column("entity")
+        table.add_column("received", justify="right")
+        for kind in _KINDS:
+            table.add_row(kind, f"{p.entities.get(kind, 0):,}")
+        requests = job.requests - requests0
+        table.add_section()
+        table.add_row("requests", f"{requests:,}")
+        table.add_row("retries", f"{job.retries:,}")
+        table.add_row("failures", f"{p.failures:,}")
+        table.add_row("rate", f"{requests / elapsed:,.0f} req/s")
+        table.add_row("elapsed", f"{elapsed:,.1f} s")
+        return table
+
+
+def _progress_mode(requested: str, stream: TextIO) -> str:
+    if requested != "auto":
+        if requested == "rich" and not _have_rich():
+            return "plain"
+        return requested
+    if stream.isatty() and _have_rich():
+        return "rich"
+    return "none"
+
+
+def _have_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+_SUMMARY_TABLES = (
+    "customers",
+    "cars",
+    "products",
+    "services",
+    "groups",
+    "users",
+    "locations",
+    "car_products",
+    "product_services",
+    "group_cars",
+    "group_users",
+    "group_services",
+    "group_products",
+)
+
+
+def summary_lines(report: SyncReport, out: Path) -> Iterator[str]:
+    """The end-of-run summary as plain text lines."""
+    header = f"{'table':<17} {'rows':>8} {'new':>7} {'updated':>8} {'deleted':>8}"
+    yield header
+    yield "-" * len(header)
+    for table in _SUMMARY_TABLES:
+        c = report.changes.get(table, {})
+        if table == "customers" and not c.get("alive"):
+            continue
+        yield (
+            f"{table:<17} {c.get('alive', 0):>8,} {c.get('new', 0):>7,} "
+            f"{c.get('updated', 0):>8,} {c.get('deleted', 0):>8,}"
+        )
+    yield "-" * len(header)
+    yield (
+        f"run {report.run_id} {report.status}: {report.requests:,} requests, "
+        f"{report.retries:,} retries, {len(report.failures):,} failures, "
+        f"{report.seconds:,.1f} s wall time -> {out}"
+    )
+
+
+def _print_summary(report: SyncReport, out: Path, stream: TextIO, use_rich: bool) -> None:
+    if use_rich:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"run {report.run_id}: {report.status}", header_style="bold")
+        for name, justify in (
+            ("table", "left"),
+            ("rows", "right"),
+            ("new", "right"),
+            ("updated", "right"),
+            ("deleted", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for name in _SUMMARY_TABLES:
+            c = report.changes.get(name, {})
+            if name == "customers" and not c.get("alive"):
+                continue
+            table.add_row(
+                name,
+                *(f"{c.get(k, 0):,}" for k in ("alive", "new", "updated", "deleted")),
+            )
+        console = Console(file=stream)
+        console.print(table)
+        console.print(
+            f"{report.requests:,} requests, {report.retries:,} retries, "
+            f"{len(report.failures):,} failures, {report.seconds:,.1f} s wall time -> {out}"
+        )
+    else:
+        for line in summary_lines(report, out):
+            print(line, file=stream)
+    for failure in report.failures[:10]:
+        print(f"  failed: {failure.what} {failure.key}: {failure.message}", file=stream)
+    if len(report.failures) > 10:
+        print(f"  ... and {len(report.failures) - 10} more (see sync_runs)", file=stream)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def _host_of(url: str) -> str:
+    from yarl import URL
+
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return url
+    if parsed.host is None:
+        return url
+    return f"{parsed.host}:{parsed.port}" if parsed.port and not parsed.is_default_port() else (
+        parsed.host
+    )
+
+
+def explain(error: BaseException, base_url: str) -> CliError:
+    """The one line and exit status for an expected failure."""
+    host = _host_of(base_url)
+    if isinstance(error, InvalidAPIKeyError):
+        return CliError(
+            f"the API key was rejected ({error.status} {error.message})", EXIT_CREDENTIALS
+        )
+    if isinstance(error, ManagerNotFoundError):
+        return CliError(
+            f"the API Manager is unknown to the service ({error.status} {error.message})",
+            EXIT_CREDENTIALS,
+        )
+    if isinstance(error, InvalidTokenError):
+        return CliError(
+            f"the access token was rejected ({error.status} {error.message})", EXIT_CREDENTIALS
+        )
+    token_refused = isinstance(error, APIError) and error.status in (400, 401) and (
+        error.path.rstrip("/").endswith("/oauth2/token")
+    )
+    if isinstance(error, AuthenticationError) or token_refused:
+        assert isinstance(error, APIError)
+        return CliError(
+            f"username or password rejected ({error.status} {error.message})", EXIT_CREDENTIALS
+        )
+    if isinstance(error, RequestTimeoutError):
+        return CliError(f"{host} did not answer in time ({error.message})", EXIT_UNREACHABLE)
+    if isinstance(error, ConnectError | TransportError):
+        return CliError(f"cannot reach {host} ({error.message})", EXIT_UNREACHABLE)
+    if isinstance(error, ValidationError):
+        return CliError(str(error), EXIT_USAGE)
+    if isinstance(error, APIError):
+        return CliError(
+            f"the API answered {error.status} {error.message} ({error.method} {error.path})",
+            EXIT_INCOMPLETE,
+        )
+    return CliError(str(error), EXIT_INCOMPLETE)
+
+
+# -- the sync command --------------------------------------------------------------------------
+
+
+async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
+    from ._client import FlinkeyClient
+    from .sync import JsonlStore, SqliteStore, StoreError, SyncJob
+
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.live:
+            assert settings.api_key is not None
+            kwargs: dict[str, Any] = {
+                "api_key": settings.api_key,
+                "username": settings.username,
+                "password": settings.password,
+                "customer_id": settings.customer if isinstance(settings.customer, int) else None,
+            }
+            if settings.base_url:
+                kwargs["base_url"] = settings.base_url
+            customers: int | Literal["all"] | None = settings.customer
+            where = settings.base_url or "https://api.flinkey.de/v3"
+            print(f"Syncing from {where} into {settings.out} ({settings.format})", file=stdout)
+        else:
+            try:
+                from .sandbox import Sandbox
+            except ImportError as exc:
+                raise CliError(
+                    f"the embedded sandbox is not available ({exc}); install the extra: "
+                    "python -m pip install 'flinkey-async[cli,sandbox]'",
+                    EXIT_USAGE,
+                ) from None
+            sandbox = await stack.enter_async_context(
+                Sandbox(cars=settings.sandbox_cars, seed=settings.sandbox_seed)
+            )
+            kwargs = sandbox.client_kwargs()
+            customers = settings.customer
+            if isinstance(customers, int) and customers not in sandbox.customer_ids:
+                raise CliError(
+                    f"the sandbox has customers {', '.join(map(str, sandbox.customer_ids))}, "
+                    f"not {customers}",
+                    EXIT_USAGE,
+                )
+            where = sandbox.base_url
+            print(
+                "No FLINKEY_* credentials set: syncing from the embedded sandbox "
+                f"({settings.sandbox_cars:,} cars, seed {settings.sandbox_seed}) at "
+                f"{sandbox.base_url} into {settings.out} ({settings.format})",
+                file=stdout,
+                flush=True,
+            )
+        client = FlinkeyClient(**kwargs, connector_limit=max(100, settings.concurrency))
+        await stack.enter_async_context(client)
+        store: SqliteStore | JsonlStore
+        if settings.format == "sqlite":
+            store = SqliteStore(settings.out)
+        else:
+            store = JsonlStore(settings.out)
+        try:
+            await stack.enter_async_context(store)
+        except StoreError as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+        job = SyncJob(
+            client,
+            store,
+            customer_ids=[customers] if isinstance(customers, int) else customers,
+            concurrency=settings.concurrency,
+            rate=settings.rate,
+            page_size=settings.page_size,
+        )
+        mode = _progress_mode(settings.progress, stderr)
+        try:
+            async with _Progress(mode, stderr).watching(job):
+                report = await job.run()
+        except StoreError as exc:
+            raise CliError(str(exc), EXIT_STORE) from None
+        except FlinkeyError as exc:
+            raise explain(exc, where) from None
+        _print_summary(report, settings.out, stdout, use_rich=mode == "rich")
+        if report.failures:
+            print(
+                f"error: {len(report.failures)} request(s) kept failing; the store is "
+                "consistent, run again to complete it",
+                file=stderr,
+            )
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _library_logging(verbose: int, stream: TextIO) -> Iterator[None]:
+    """Route the library's log to ``stream``: errors only, warnings with -v, everything with -vv.
+
+    Retries are expected in a long sync and shown as counts; their log lines would only
+    scroll the progress display away.
+    """
+    logger = logging.getLogger("flinkey_async")
+    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.propagate = False
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _run_sync(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        settings = settings_from(args, dict(os.environ))
+        with _library_logging(settings.verbose, stderr):
+            return asyncio.run(_sync(settings, stdout, stderr))
+    except CliError as exc:
+        print(f"error: {exc}", file=stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the store is consistent; run the sync again to complete it",
+            file=stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``flinkey-async``; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "sandbox":
+        try:
+            from .sandbox._cli import main as sandbox_main
+        except ImportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return sandbox_main(arguments[1:])
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if args.command == "sync":
+        with contextlib.suppress(BrokenPipeError):
+            return _run_sync(args, sys.stdout, sys.stderr)
+        return EXIT_OK
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse catches it
+    return EXIT_USAGE  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""The fleet sync job: copy a fleet into a local store, and bring the copy up to date.
+
+```python
+from flinkey_async import FlinkeyClient
+from flinkey_async.sync import SqliteStore, SyncJob
+
+async with FlinkeyClient(...) as client, SqliteStore("fleet.sqlite") as store:
+    report = await SyncJob(client, store, concurrency=32).run()
+```
+
+Stores: :class:`SqliteStore` (one SQLite file, WAL, a table per entity and link tables) and
+:class:`JsonlStore` (a directory of JSON Lines files, each replaced atomically). Both keep every
+row's history (``first_seen_run``, ``last_seen_run``, ``updated_in_run``, ``deleted_in_run``) and
+a ``sync_runs`` record per run. The command line is ``flinkey-async sync``; see ``docs/sync.md``.
+"""
+
+from ._job import Store, SyncJob, SyncProgress, SyncReport, run_sync
+from ._jsonl import JsonlStore
+from ._schema import ENTITY_TABLES, LINK_TABLES, TABLES, Table
+from ._sqlite import SCHEMA_VERSION, MarkDeleted, ReplaceSet, SqliteStore, StoreError, Upsert
+
+__all__ = [
+    "ENTITY_TABLES",
+    "LINK_TABLES",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "JsonlStore",
+    "MarkDeleted",
+    "ReplaceSet",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "SyncJob",
+    "SyncProgress",
+    "SyncReport",
+    "Table",
+    "Upsert",
+    "run_sync",
+]

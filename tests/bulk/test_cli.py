@@ -1,0 +1,297 @@
+"""``flinkey-async sync``: exit statuses and the one-line messages of expected failures.
+
+The live-API cases run against a sandbox served by another process (``python -m
+flinkey_async.sandbox``), so that the command under test runs exactly as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flinkey_async import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINKEY_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, Any]]:
+    """A sandbox in its own process; its details as printed on its first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flinkey_async.sandbox", "--port", "0", "--cars", "40",
+         "--seed", "3", "--latency", "0.002", "--format", "json"],
+        stdout=subprocess.PIPE,
+        env=_env(),
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        details = json.loads(process.stdout.readline())
+        yield details
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck sandbox
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def live_env(details: dict[str, Any], **overrides: str) -> dict[str, str]:
+    values = {
+        "FLINKEY_API_KEY": details["api_key"],
+        "FLINKEY_USERNAME": details["username"],
+        "FLINKEY_PASSWORD": details["password"],
+        "FLINKEY_CUSTOMER_ID": str(details["customer_ids"][0]),
+        "FLINKEY_BASE_URL": details["base_url"],
+    }
+    values.update(overrides)
+    return _env(**values)
+
+
+def flinkey(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flinkey_async.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def count(path: Path, sql: str) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute(sql).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_without_credentials_it_syncs_the_embedded_sandbox_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in cli.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "fleet.sqlite"
+    status = cli.main(["sync", "--out", str(out), "--sandbox-cars", "30", "--progress", "plain"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    first = captured.out.splitlines()[0]
+    assert first.startswith(
+        "No FLINKEY_* credentials set: syncing from the embedded sandbox (30 cars, seed 7) at "
+        "http://127.0.0.1:"
+    )
+    assert "/v3" in first
+    assert count(out, "select count(*) from cars where deleted_in_run is null") == 30
+    assert "run 1 ok" in captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_rich_progress_and_jsonl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in cli.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "fleet"
+    args = ["sync", "--format", "jsonl", "--out", str(out), "--sandbox-cars", "20",
+            "--progress", "rich", "--customer", "all"]  # fmt: skip
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    assert "run 1: ok" in captured.out  # the summary table's title
+    assert "customers" in captured.out
+    cars = [json.loads(line) for line in (out / "cars.jsonl").read_text().splitlines()]
+    assert len(cars) == 40
+    assert len({car["customer_id"] for car in cars}) == 2
+
+
+def test_live_sync_with_environment_credentials(served: dict[str, Any], tmp_path: Path) -> None:
+    result = flinkey("sync", "--customer", "all", env=live_env(served), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith(f"Syncing from {served['base_url']}")
+    assert count(tmp_path / "fleet.sqlite", "select count(distinct customer_id) from cars") == 2
+    assert count(tmp_path / "fleet.sqlite", "select count(*) from cars") == 80
+    again = flinkey(
+        "sync", "--format", "jsonl", "--concurrency", "4", "--rate", "500",
+        env=live_env(served), cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    lines = (tmp_path / "fleet-jsonl" / "cars.jsonl").read_text().splitlines()
+    assert len(lines) == 40
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"FLINKEY_API_KEY": "wrong-key"}, "error: the API key was rejected (401 Access denied"),
+        ({"FLINKEY_PASSWORD": "wrong-password"}, "error: username or password rejected ("),
+        ({"FLINKEY_USERNAME": "nobody@example.test"}, "error: username or password rejected"),
+    ],
+)
+def test_bad_credentials_say_which(
+    served: dict[str, Any], tmp_path: Path, override: dict[str, str], message: str
+) -> None:
+    result = flinkey("sync", env=live_env(served, **override), cwd=tmp_path)
+    assert result.returncode == cli.EXIT_CREDENTIALS
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    for secret in override.values():
+        assert secret not in result.stderr + result.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_host_says_so(served: dict[str, Any], tmp_path: Path) -> None:
+    port = _closed_port()
+    env = live_env(served, FLINKEY_BASE_URL=f"http://127.0.0.1:{port}/v3")
+    result = flinkey("sync", env=env, cwd=tmp_path)
+    assert result.returncode == cli.EXIT_UNREACHABLE
+    assert result.stderr.startswith(f"error: cannot reach 127.0.0.1:{port}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_incomplete_credentials_are_a_usage_error(tmp_path: Path) -> None:
+    result = flinkey("sync", env=_env(FLINKEY_API_KEY="k"), cwd=tmp_path)
+    assert result.returncode == cli.EXIT_USAGE
+    assert result.stderr.startswith(
+        "error: FLINKEY_USERNAME and FLINKEY_PASSWORD not set: a live sync needs"
+    )
+    no_customer = flinkey(
+        "sync", env=_env(FLINKEY_API_KEY="k", FLINKEY_USERNAME="u", FLINKEY_PASSWORD="p"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert no_customer.returncode == cli.EXIT_USAGE
+    assert "FLINKEY_CUSTOMER_ID" in no_customer.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--concurrency", "0"], ["--rate", "-1"], ["--format", "csv"], ["--customer", "x"]],
+)
+def test_bad_options_are_usage_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["sync", *args])
+    assert exited.value.code == cli.EXIT_USAGE
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_unwritable_output_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    status = cli.main(
+        ["sync", "--sandbox", "--sandbox-cars", "5", "--out", str(blocker / "fleet.sqlite"),
+         "--progress", "none"]
+    )  # fmt: skip
+    assert status == cli.EXIT_STORE
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open")
+    assert "Traceback" not in err
+
+
+def test_help_documents_options_environment_and_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["sync", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for needle in ("--out", "--format", "--concurrency", "--rate", "--customer", "FLINKEY_API_KEY",
+                   "FLINKEY_BASE_URL", "exit status:", "130", "deleted_in_run"):  # fmt: skip
+        assert needle in text
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "sandbox" in capsys.readouterr().out
+
+
+def test_sandbox_command_is_delegated(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["sandbox", "--help"])
+    assert exited.value.code == 0
+    assert "--cars" in capsys.readouterr().out
+
+
+def _slow_sync(out: Path, env: dict[str, str], cwd: Path, **streams: Any) -> subprocess.Popen[str]:
+    """A slow run (one request at a time, rate-limited), started once ``out`` has some rows."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flinkey_async.cli", "sync", "--out", str(out),
+         "--concurrency", "1", "--rate", "100", "--page-size", "10"],
+        env=env, cwd=cwd, text=True, **streams,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists():
+            try:
+                if count(out, "select count(*) from car_products") >= 5:
+                    break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    return process
+
+
+def test_ctrl_c_stops_cleanly_and_records_the_interrupted_run(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "fleet.sqlite"
+    process = _slow_sync(
+        out, live_env(served), tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == cli.EXIT_INTERRUPTED
+    assert stderr.strip().splitlines() == [
+        "interrupted: the store is consistent; run the sync again to complete it"
+    ]
+    assert count(out, "select count(*) from sync_runs where status = 'interrupted'") == 1
+    assert count(out, "select count(*) from cars where deleted_in_run is not null") == 0
+
+
+def test_a_killed_run_leaves_a_consistent_store_that_the_next_run_completes(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "fleet.sqlite"
+    env = live_env(served)
+    # Killed without warning part-way: no chance to record anything.
+    process = _slow_sync(out, env, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process.kill()
+    process.wait()
+    assert count(out, "select count(*) from sync_runs where status = 'running'") == 1
+    assert count(out, "select count(*) from cars where deleted_in_run is not null") == 0
+    result = flinkey("sync", "--out", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert count(out, "select count(*) from sync_runs where id = 1 and status = 'abandoned'") == 1
+    assert count(out, "select count(*) from sync_runs where id = 2 and status = 'ok'") == 1
+    assert count(out, "select count(*) from cars where deleted_in_run is null") == 40
+    assert count(out, "select count(*) from car_products where deleted_in_run is null") == count(
+        out, "select count(*) from car_products"
+    )
