@@ -44,6 +44,20 @@ from ._models import (
 from ._version import __version__
 
 # -- client exports (below) --
+# isort: split
+from ._cars import CarsResource
+from ._client import FlinkeyClient
+from ._customers import CustomersResource
+from ._groups import GroupsResource
+from ._products import ProductsResource
+from ._transport import (
+    DEFAULT_TIMEOUT,
+    PRODUCTION_URL,
+    TEST_URL,
+    ClientStats,
+    QueryLike,
+    RetryPolicy,
+)
 
 __all__ = [
     "APIError",
@@ -79,4 +93,17 @@ __all__ = [
     "ValidationError",
     "__version__",
     # -- client names (below) --
+]
+__all__ += [
+    "DEFAULT_TIMEOUT",
+    "PRODUCTION_URL",
+    "TEST_URL",
+    "CarsResource",
+    "ClientStats",
+    "CustomersResource",
+    "FlinkeyClient",
+    "GroupsResource",
+    "ProductsResource",
+    "QueryLike",
+    "RetryPolicy",
 ]

@@ -7,7 +7,7 @@ FlinkeyError
 │   └── ODataSyntaxError       query text that does not parse; knows the position
 ├── DecodeError                a response body that is not the documented shape
 ├── TransportError             no usable HTTP answer
-│   ├── ConnectError           the connection could not be made or broke before sending
+│   ├── ConnectError           the connection could not be made, or broke
 │   ├── RequestTimeoutError    no answer in time (also a TimeoutError)
 │   └── OutcomeUnknownError    a create may or may not have happened; it was not replayed
 └── APIError                   the service answered with an error status
@@ -272,6 +272,8 @@ def _message_from_body(status: int, body: bytes) -> tuple[str, str | None]:
                 if isinstance(value, str) and value:
                     return value, trace
             return _REASONS.get(status, f"HTTP {status}"), trace
+    # Plain-text bodies may be wrapped over lines ("...subscription key. \n  Make sure ...").
+    text = " ".join(text.split())
     if not text:
         return _REASONS.get(status, f"HTTP {status}"), None
     if len(text) > _MAX_MESSAGE:

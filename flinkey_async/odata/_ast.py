@@ -17,10 +17,10 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 from typing import Literal as TypingLiteral
 from uuid import UUID
 
@@ -154,31 +154,34 @@ class Expr:
         return print_expr(self)
 
     # -- comparison ------------------------------------------------------------------------
+    # The operators below make nodes through the unchecked constructors (``_comparison`` ...):
+    # ``self`` is a node, the operator is a constant and a value on the other side becomes a
+    # literal, so the public constructors' checks could never fail here and would only cost time.
     def __eq__(self, other: object) -> Comparison:  # type: ignore[override]
-        return Comparison("eq", self, as_expr(other))
+        return _comparison("eq", self, other if isinstance(other, Expr) else _literal(other))
 
     def __ne__(self, other: object) -> Comparison:  # type: ignore[override]
-        return Comparison("ne", self, as_expr(other))
+        return _comparison("ne", self, other if isinstance(other, Expr) else _literal(other))
 
     def __lt__(self, other: object) -> Comparison:
-        return Comparison("lt", self, as_expr(other))
+        return _comparison("lt", self, other if isinstance(other, Expr) else _literal(other))
 
     def __le__(self, other: object) -> Comparison:
-        return Comparison("le", self, as_expr(other))
+        return _comparison("le", self, other if isinstance(other, Expr) else _literal(other))
 
     def __gt__(self, other: object) -> Comparison:
-        return Comparison("gt", self, as_expr(other))
+        return _comparison("gt", self, other if isinstance(other, Expr) else _literal(other))
 
     def __ge__(self, other: object) -> Comparison:
-        return Comparison("ge", self, as_expr(other))
+        return _comparison("ge", self, other if isinstance(other, Expr) else _literal(other))
 
     def is_null(self) -> Comparison:
         """``x eq null``."""
-        return Comparison("eq", self, Literal(None))
+        return _comparison("eq", self, _literal(None))
 
     def is_not_null(self) -> Comparison:
         """``x ne null``."""
-        return Comparison("ne", self, Literal(None))
+        return _comparison("ne", self, _literal(None))
 
     def in_(self, values: Iterable[object]) -> Expr:
         """``x in (v1,v2,...)``; an empty list is the literal ``false`` (servers reject ``()``)."""
@@ -188,115 +191,121 @@ class Expr:
         for value in values:
             if isinstance(value, Expr):
                 raise TypeError("in_() takes plain values; OData lists hold only literals")
-            items.append(Literal(value))
+            items.append(_literal(value))
         if not items:
-            return Literal(False)
-        return In(self, ListExpr(tuple(items)))
+            return _literal(False)
+        return _in(self, _list_expr(tuple(items)))
 
     # -- logic -----------------------------------------------------------------------------
     def __and__(self, other: object) -> Logical:
-        return Logical("and", self, as_expr(other))
+        return _logical("and", self, other if isinstance(other, Expr) else _literal(other))
 
     def __rand__(self, other: object) -> Logical:
-        return Logical("and", as_expr(other), self)
+        return _logical("and", other if isinstance(other, Expr) else _literal(other), self)
 
     def __or__(self, other: object) -> Logical:
-        return Logical("or", self, as_expr(other))
+        return _logical("or", self, other if isinstance(other, Expr) else _literal(other))
 
     def __ror__(self, other: object) -> Logical:
-        return Logical("or", as_expr(other), self)
+        return _logical("or", other if isinstance(other, Expr) else _literal(other), self)
 
     def __invert__(self) -> Not:
-        return Not(self)
+        return _not(self)
 
     # -- arithmetic ------------------------------------------------------------------------
     def __add__(self, other: object) -> Arithmetic:
-        return Arithmetic("add", self, as_expr(other))
+        return _arithmetic("add", self, other if isinstance(other, Expr) else _literal(other))
 
     def __radd__(self, other: object) -> Arithmetic:
-        return Arithmetic("add", as_expr(other), self)
+        return _arithmetic("add", other if isinstance(other, Expr) else _literal(other), self)
 
     def __sub__(self, other: object) -> Arithmetic:
-        return Arithmetic("sub", self, as_expr(other))
+        return _arithmetic("sub", self, other if isinstance(other, Expr) else _literal(other))
 
     def __rsub__(self, other: object) -> Arithmetic:
-        return Arithmetic("sub", as_expr(other), self)
+        return _arithmetic("sub", other if isinstance(other, Expr) else _literal(other), self)
 
     def __mul__(self, other: object) -> Arithmetic:
-        return Arithmetic("mul", self, as_expr(other))
+        return _arithmetic("mul", self, other if isinstance(other, Expr) else _literal(other))
 
     def __rmul__(self, other: object) -> Arithmetic:
-        return Arithmetic("mul", as_expr(other), self)
+        return _arithmetic("mul", other if isinstance(other, Expr) else _literal(other), self)
 
     def __truediv__(self, other: object) -> Arithmetic:
-        return Arithmetic("div", self, as_expr(other))
+        return _arithmetic("div", self, other if isinstance(other, Expr) else _literal(other))
 
     def __rtruediv__(self, other: object) -> Arithmetic:
-        return Arithmetic("div", as_expr(other), self)
+        return _arithmetic("div", other if isinstance(other, Expr) else _literal(other), self)
 
     def __mod__(self, other: object) -> Arithmetic:
-        return Arithmetic("mod", self, as_expr(other))
+        return _arithmetic("mod", self, other if isinstance(other, Expr) else _literal(other))
 
     def __rmod__(self, other: object) -> Arithmetic:
-        return Arithmetic("mod", as_expr(other), self)
+        return _arithmetic("mod", other if isinstance(other, Expr) else _literal(other), self)
 
     def __neg__(self) -> Negate:
-        return Negate(self)
+        return _negate(self)
 
     def __round__(self, ndigits: None = None) -> Call:
         if ndigits is not None:
             raise TypeError("OData round() has no digits argument; use round(expr)")
-        return Call("round", (self,))
+        return _call("round", (self,))
 
     def __floor__(self) -> Call:
-        return Call("floor", (self,))
+        return _call("floor", (self,))
 
     def __ceil__(self) -> Call:
-        return Call("ceiling", (self,))
+        return _call("ceiling", (self,))
 
     # -- functions -------------------------------------------------------------------------
     def contains(self, text: object) -> Call:
         """``contains(x,text)``."""
-        return Call("contains", (self, as_expr(text)))
+        return _call("contains", (self, text if isinstance(text, Expr) else _literal(text)))
 
     def startswith(self, prefix: object) -> Call:
         """``startswith(x,prefix)``."""
-        return Call("startswith", (self, as_expr(prefix)))
+        return _call("startswith", (self, prefix if isinstance(prefix, Expr) else _literal(prefix)))
 
     def endswith(self, suffix: object) -> Call:
         """``endswith(x,suffix)``."""
-        return Call("endswith", (self, as_expr(suffix)))
+        return _call("endswith", (self, suffix if isinstance(suffix, Expr) else _literal(suffix)))
 
     def lower(self) -> Call:
         """``tolower(x)``."""
-        return Call("tolower", (self,))
+        return _call("tolower", (self,))
 
     def upper(self) -> Call:
         """``toupper(x)``."""
-        return Call("toupper", (self,))
+        return _call("toupper", (self,))
 
     def trim(self) -> Call:
         """``trim(x)``."""
-        return Call("trim", (self,))
+        return _call("trim", (self,))
 
     def length(self) -> Call:
         """``length(x)``."""
-        return Call("length", (self,))
+        return _call("length", (self,))
 
     def indexof(self, text: object) -> Call:
         """``indexof(x,text)``: 0-based, -1 when absent."""
-        return Call("indexof", (self, as_expr(text)))
+        return _call("indexof", (self, text if isinstance(text, Expr) else _literal(text)))
 
     def substring(self, start: object, length: object = None) -> Call:
         """``substring(x,start[,length])``."""
-        args: tuple[Expr, ...] = (self, as_expr(start))
-        if length is not None:
-            args += (as_expr(length),)
-        return Call("substring", args)
+        if length is None:
+            return _call("substring", (self, start if isinstance(start, Expr) else _literal(start)))
+        return _call(
+            "substring",
+            (
+                self,
+                start if isinstance(start, Expr) else _literal(start),
+                length if isinstance(length, Expr) else _literal(length),
+            ),
+        )
 
     def concat(self, other: object) -> Call:
         """``concat(x,other)``."""
-        return Call("concat", (self, as_expr(other)))
+        return _call("concat", (self, other if isinstance(other, Expr) else _literal(other)))
 
     # -- ordering --------------------------------------------------------------------------
     def asc(self) -> OrderKey:
@@ -315,7 +324,7 @@ def as_expr(value: object) -> Expr:
     """
     if isinstance(value, Expr):
         return value
-    return Literal(value)
+    return _literal(value)
 
 
 def _check_expr(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -621,3 +630,83 @@ class OrderKey:
 
     def __hash__(self) -> int:
         return hash(self.key())
+
+
+# -- unchecked constructors -----------------------------------------------------------------
+#
+# The public constructors check every argument (attrs validators and converters), which is what
+# a caller assembling nodes by hand needs. The builder's operators and the parser already know
+# their arguments are right, and a 10-clause filter makes some 40 nodes, so they go through
+# these instead: a new instance with its slots filled, with no checks and no ``__init__``.
+
+_Node = TypeVar("_Node")
+_new: Final = object.__new__
+
+
+def _unchecked1(cls: type[_Node], name: str) -> Callable[[Any], _Node]:
+    set_value = getattr(cls, name).__set__
+
+    def make(value: Any) -> _Node:
+        node = _new(cls)
+        set_value(node, value)
+        return node
+
+    return make
+
+
+def _unchecked2(cls: type[_Node], first: str, second: str) -> Callable[[Any, Any], _Node]:
+    set_first = getattr(cls, first).__set__
+    set_second = getattr(cls, second).__set__
+
+    def make(a: Any, b: Any) -> _Node:
+        node = _new(cls)
+        set_first(node, a)
+        set_second(node, b)
+        return node
+
+    return make
+
+
+def _unchecked3(
+    cls: type[_Node], first: str, second: str, third: str
+) -> Callable[[Any, Any, Any], _Node]:
+    set_first = getattr(cls, first).__set__
+    set_second = getattr(cls, second).__set__
+    set_third = getattr(cls, third).__set__
+
+    def make(a: Any, b: Any, c: Any) -> _Node:
+        node = _new(cls)
+        set_first(node, a)
+        set_second(node, b)
+        set_third(node, c)
+        return node
+
+    return make
+
+
+_comparison: Final = _unchecked3(Comparison, "op", "left", "right")
+_logical: Final = _unchecked3(Logical, "op", "left", "right")
+_arithmetic: Final = _unchecked3(Arithmetic, "op", "left", "right")
+_not: Final = _unchecked1(Not, "operand")
+_negate: Final = _unchecked1(Negate, "operand")
+_in: Final = _unchecked2(In, "operand", "collection")
+_list_expr: Final = _unchecked1(ListExpr, "items")
+_call: Final = _unchecked2(Call, "name", "args")  # a canonical name with the right arity
+_property: Final = _unchecked1(Property, "name")  # a checked identifier
+_set_literal_value: Final[Callable[[Literal, object], None]] = vars(Literal)["value"].__set__
+
+
+def _literal(value: object) -> Literal:
+    """``Literal(value)`` with the common values (ASCII text, small ints, bools, floats, null)
+    taken as they are; everything else goes through the one normalising check."""
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():  # type: ignore[attr-defined]
+            value = _literal_value(value)  # only non-ASCII text can hold a lone surrogate
+    elif kind is int:
+        value = _checked_int(value)  # type: ignore[arg-type]
+    elif value is not None and kind is not bool and kind is not float:
+        value = _literal_value(value)
+    node: Literal = _new(Literal)
+    _set_literal_value(node, value)
+    return node

@@ -29,10 +29,10 @@ from flinkey_async.odata._ast import (
     Call,
     Expr,
     Literal,
-    Logical,
     OrderKey,
     Property,
     Raw,
+    _logical,
     as_expr,
 )
 from flinkey_async.odata._encoding import encode_params
@@ -54,6 +54,10 @@ class Fields:
     Attribute access gives a :class:`Property` carrying the wire (camelCase) name; a misspelt
     name raises :class:`UnknownFieldError` (an ``AttributeError``) listing the valid names, so
     the mistake surfaces where the query is written.
+
+    :func:`fields` makes one subclass per model that holds its properties as class attributes,
+    so ``F.name`` is a plain attribute read; ``__getattr__`` only runs for a name that is not
+    there, to say what went wrong.
     """
 
     __slots__ = ("_by_attribute", "_model")
@@ -87,9 +91,12 @@ def fields(model: type) -> Fields:
     """Typed field references of an attrs class; wire names are the camelCase JSON names."""
     if not attrs.has(model):
         raise TypeError(f"fields() needs an attrs class, not {model!r}")
-    return Fields(
-        model, {field.name: Property(camel_case(field.name)) for field in attrs.fields(model)}
-    )
+    properties = {field.name: Property(camel_case(field.name)) for field in attrs.fields(model)}
+    # Names Fields itself uses (its slots, its methods) stay served by __getattr__, as before.
+    shortcuts = {name: prop for name, prop in properties.items() if not hasattr(Fields, name)}
+    namespace: dict[str, Any] = {"__slots__": (), "__doc__": Fields.__doc__, **shortcuts}
+    per_model = type(f"{model.__name__}Fields", (Fields,), namespace)
+    return per_model(model, properties)  # type: ignore[no-any-return]
 
 
 def raw(text: str) -> Raw:
@@ -129,11 +136,6 @@ class _Functions:
 func: Final = _Functions()
 
 
-def _check_filter(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, Expr):
-        raise TypeError(f"filter must be an OData expression, not {type(value).__name__}")
-
-
 def _check_count_value(name: str, value: object) -> None:
     if value is None:
         return
@@ -143,46 +145,22 @@ def _check_count_value(name: str, value: object) -> None:
         raise ODataError(f"{name} must not be negative, got {value}")
 
 
-def _check_top(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _check_count_value("$top", value)
-
-
-def _check_skip(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _check_count_value("$skip", value)
-
-
-def _check_count(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, bool):
-        raise TypeError(f"$count must be a bool, not {type(value).__name__}")
-
-
 @cache
 def _checked_name(name: str) -> str:
     return Property(name).name  # same rules as any property reference
 
 
-def _check_select(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    for name in value:  # type: ignore[attr-defined]
-        if not isinstance(name, str):
-            raise TypeError(f"$select names must be str, not {type(name).__name__}")
-        _checked_name(name)
+_FIELDS: Final = (
+    "filter_expr",
+    "select_fields",
+    "order_keys",
+    "top_value",
+    "skip_value",
+    "count_value",
+)
 
 
-def _names(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-def _order_keys(value: Iterable[OrderKey]) -> tuple[OrderKey, ...]:
-    return tuple(value)
-
-
-def _check_order(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    for key in value:  # type: ignore[attr-defined]
-        if not isinstance(key, OrderKey):
-            raise TypeError(f"order keys must be OrderKey, not {type(key).__name__}")
-
-
-@attrs.frozen(eq=False, repr=False)
+@attrs.frozen(eq=False, repr=False, init=False)
 class Query:
     """An immutable set of OData query options; every method returns a new ``Query``.
 
@@ -191,18 +169,49 @@ class Query:
     unset. Two queries are equal when they send the same options.
     """
 
-    filter_expr: Expr | None = attrs.field(default=None, validator=_check_filter)
-    select_fields: tuple[str, ...] = attrs.field(
-        default=(), converter=_names, validator=_check_select
-    )
-    order_keys: tuple[OrderKey, ...] = attrs.field(
-        default=(), converter=_order_keys, validator=_check_order
-    )
-    top_value: int | None = attrs.field(default=None, validator=_check_top)
-    skip_value: int | None = attrs.field(default=None, validator=_check_skip)
-    count_value: bool | None = attrs.field(default=None, validator=_check_count)
+    filter_expr: Expr | None
+    select_fields: tuple[str, ...]
+    order_keys: tuple[OrderKey, ...]
+    top_value: int | None
+    skip_value: int | None
+    count_value: bool | None
+
+    def __init__(
+        self,
+        filter_expr: Expr | None = None,
+        select_fields: Iterable[str] = (),
+        order_keys: Iterable[OrderKey] = (),
+        top_value: int | None = None,
+        skip_value: int | None = None,
+        count_value: bool | None = None,
+    ) -> None:
+        # Written out rather than attrs validators: ``Query()`` starts every query.
+        if filter_expr is not None and not isinstance(filter_expr, Expr):
+            raise TypeError(f"filter must be an OData expression, not {type(filter_expr).__name__}")
+        select_fields = tuple(select_fields)
+        for name in select_fields:
+            if not isinstance(name, str):
+                raise TypeError(f"$select names must be str, not {type(name).__name__}")
+            _checked_name(name)
+        order_keys = tuple(order_keys)
+        for key in order_keys:
+            if not isinstance(key, OrderKey):
+                raise TypeError(f"order keys must be OrderKey, not {type(key).__name__}")
+        if top_value is not None:
+            _check_count_value("$top", top_value)
+        if skip_value is not None:
+            _check_count_value("$skip", skip_value)
+        if count_value is not None and not isinstance(count_value, bool):
+            raise TypeError(f"$count must be a bool, not {type(count_value).__name__}")
+        _set_filter(self, filter_expr)
+        _set_select(self, select_fields)
+        _set_order(self, order_keys)
+        _set_top(self, top_value)
+        _set_skip(self, skip_value)
+        _set_count(self, count_value)
 
     # -- generative methods ---------------------------------------------------------------
+    # Each method checks its own arguments and copies the rest unchecked (see _copy).
     def filter(self, *conditions: Expr) -> Query:
         """Add conditions; all of them, and any earlier ones, must hold (``and``)."""
         combined = self.filter_expr
@@ -212,8 +221,10 @@ class Query:
                     f"filter() takes OData expressions such as F.name == 'x', "
                     f"not {type(condition).__name__}"
                 )
-            combined = condition if combined is None else Logical("and", combined, condition)
-        return attrs.evolve(self, filter_expr=combined)
+            combined = condition if combined is None else _logical("and", combined, condition)
+        copy = _copy(self)
+        _set_filter(copy, combined)
+        return copy
 
     def select(self, *properties: Property) -> Query:
         """Add properties to ``$select`` (``fields(Car).id``, ...)."""
@@ -225,7 +236,9 @@ class Query:
                     f"not {type(prop).__name__}"
                 )
             names.append(prop.name)
-        return attrs.evolve(self, select_fields=tuple(names))
+        copy = _copy(self)
+        _set_select(copy, tuple(names))
+        return copy
 
     def order_by(self, *keys: Expr | OrderKey) -> Query:
         """Add ``$orderby`` keys: a field (ascending) or ``field.desc()`` / ``field.asc()``."""
@@ -237,19 +250,31 @@ class Query:
                 order.append(OrderKey(key))
             else:
                 raise TypeError(f"order_by() takes fields or OrderKey, not {type(key).__name__}")
-        return attrs.evolve(self, order_keys=tuple(order))
+        copy = _copy(self)
+        _set_order(copy, tuple(order))
+        return copy
 
     def top(self, n: int) -> Query:
         """``$top``: at most ``n`` results (``n >= 0``)."""
-        return attrs.evolve(self, top_value=n)
+        _check_count_value("$top", n)
+        copy = _copy(self)
+        _set_top(copy, n)
+        return copy
 
     def skip(self, n: int) -> Query:
         """``$skip``: leave out the first ``n`` results (``n >= 0``)."""
-        return attrs.evolve(self, skip_value=n)
+        _check_count_value("$skip", n)
+        copy = _copy(self)
+        _set_skip(copy, n)
+        return copy
 
     def count(self, value: bool = True) -> Query:
         """``$count``."""
-        return attrs.evolve(self, count_value=value)
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"$count must be a bool, not {type(value).__name__}")
+        copy = _copy(self)
+        _set_count(copy, value)
+        return copy
 
     # -- output ---------------------------------------------------------------------------
     def params(self) -> dict[str, str]:
@@ -298,6 +323,26 @@ class Query:
 
     def __repr__(self) -> str:
         return f"Query({self.params()!r})"
+
+
+# Slot setters that get past the frozen ``__setattr__``: for __init__ and for _copy, which fill
+# a new instance before anyone else can see it.
+_set_filter, _set_select, _set_order, _set_top, _set_skip, _set_count = (
+    getattr(Query, name).__set__ for name in _FIELDS
+)
+_new: Final = object.__new__
+
+
+def _copy(query: Query) -> Query:
+    """A new Query with the same (already checked) options, for a method to change one."""
+    copy: Query = _new(Query)
+    _set_filter(copy, query.filter_expr)
+    _set_select(copy, query.select_fields)
+    _set_order(copy, query.order_keys)
+    _set_top(copy, query.top_value)
+    _set_skip(copy, query.skip_value)
+    _set_count(copy, query.count_value)
+    return copy
 
 
 def encode_query(query: Query | None) -> str:

@@ -12,6 +12,7 @@ for byte.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote
@@ -24,16 +25,39 @@ _SAFE_IN_VALUE: Final = "$'(),:/@"
 _SAFE_IN_NAME: Final = "$"
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
+# ASCII that ``quote(text, safe=_SAFE_IN_VALUE)`` escapes, apart from the space: letters, digits,
+# ``_.-~`` and the safe characters stay, the space is handled by one ``str.replace``.
+_ESCAPED_ASCII: Final = re.compile(r"[^A-Za-z0-9_.\-~$'(),:/@ ]")
+_ESCAPES: Final = {chr(code): f"%{code:02X}" for code in range(128)}
+_OPTION_NAMES: Final = {
+    name: quote(name, safe=_SAFE_IN_NAME)
+    for name in ("$filter", "$select", "$orderby", "$top", "$skip", "$count")
+}
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _ESCAPES[match.group()]
+
 
 def encode_value(text: str) -> str:
-    """Percent-encode one option value (UTF-8; space -> ``%20``, never ``+``)."""
-    return quote(text, safe=_SAFE_IN_VALUE)
+    """Percent-encode one option value (UTF-8; space -> ``%20``, never ``+``).
+
+    The same result as ``urllib.parse.quote(text, safe="$'(),:/@")``, which walks the text one
+    byte at a time in Python; for ASCII text (nearly every query) the work here is done by the
+    C string methods: the spaces by ``str.replace``, the rare other characters by one regex.
+    """
+    if not text.isascii():
+        return quote(text, safe=_SAFE_IN_VALUE)
+    if _ESCAPED_ASCII.search(text) is not None:
+        text = _ESCAPED_ASCII.sub(_escape, text)
+    return text.replace(" ", "%20")
 
 
 def encode_params(params: Mapping[str, str]) -> str:
     """``name=value&...`` with every name and value encoded once, in the mapping's order."""
     return "&".join(
-        f"{quote(name, safe=_SAFE_IN_NAME)}={encode_value(value)}" for name, value in params.items()
+        f"{_OPTION_NAMES.get(name) or quote(name, safe=_SAFE_IN_NAME)}={encode_value(value)}"
+        for name, value in params.items()
     )
 
 

@@ -18,19 +18,23 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final, TypeVar
 
 from flinkey_async.odata._ast import (
+    FUNCTIONS,
     IDENTIFIER,
-    Arithmetic,
     Call,
-    Comparison,
     Expr,
-    In,
-    ListExpr,
     Literal,
-    Logical,
-    Negate,
-    Not,
     OrderKey,
     Property,
+    _arithmetic,
+    _call,
+    _comparison,
+    _in,
+    _list_expr,
+    _literal,
+    _logical,
+    _negate,
+    _not,
+    _property,
 )
 from flinkey_async.odata._builder import Query
 from flinkey_async.odata._encoding import decode_with_positions
@@ -84,8 +88,19 @@ _LOGICAL: Final = frozenset({"and", "or"})
 
 
 _SPACES: Final = re.compile(r"[ \t]+")
-_SPACED_WORD: Final = re.compile(r"[ \t]+([^\W\d]\w*)")
+# Whitespace, a word, and the whitespace after it: one look decides whether an operator follows.
+_SPACED_WORD: Final = re.compile(r"[ \t]+([^\W\d]\w*)([ \t]*)")
 _OPERATOR_PRECEDENCE: Final = {**BINARY_PRECEDENCE, "in": IN_PRECEDENCE}
+# Operator -> the node maker. The parser builds nodes through the unchecked constructors: the
+# operator comes from this table and both operands are nodes, so no check could fail.
+_MAKERS: Final[dict[str, Callable[[str, Expr, Expr], Expr]]] = {
+    **{op: _comparison for op in _COMPARE},
+    **{op: _logical for op in _LOGICAL},
+    **{op: _arithmetic for op in ("add", "sub", "mul", "div", "divby", "mod")},
+}
+# Words that may not name a property in any case, or only in this exact case (INF, NaN): a
+# word among these, lowered, goes through Property()'s checks and error messages.
+_CHECKED_WORDS: Final = frozenset({"true", "false", "null", "not", "inf", "nan"})
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
@@ -98,12 +113,17 @@ def _looks_like_guid(text: str, i: int) -> bool:
 class _Parser:
     """One pass over one decoded text; ``pos`` only moves forward except to undo a peek."""
 
-    __slots__ = ("n", "pos", "text")
+    __slots__ = ("ahead", "ahead_at", "n", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
         self.pos = 0
+        # The last look for an operator: (lowered word, its precedence or -1, end, whether
+        # whitespace follows), and where it was taken. Every level of the precedence climb looks
+        # at the same place when a subexpression ends; the text is only read there once.
+        self.ahead: tuple[str, int, int, bool] | None = None
+        self.ahead_at = -1
 
     # -- small tools -----------------------------------------------------------------------
     def error(self, position: int, message: str) -> ODataSyntaxError:
@@ -144,40 +164,48 @@ class _Parser:
     # -- expressions -----------------------------------------------------------------------
     def expression(self, min_precedence: int = 0) -> Expr:
         left = self.unary()
+        text = self.text
         while True:
-            # One look for "<whitespace><word>": an operator continues the expression.
-            match = _SPACED_WORD.match(self.text, self.pos)
-            if match is None:
+            # One look for "<whitespace><word><whitespace>": an operator continues the
+            # expression; anything else ends it and is left to the caller.
+            pos = self.pos
+            if pos >= self.n or text[pos] not in _WHITESPACE:
                 return left
-            word = match.group(1).lower()
-            precedence = _OPERATOR_PRECEDENCE.get(word)
-            if precedence is None or precedence < min_precedence:
-                return left
-            self.pos = match.end()
-            if not self.skip_ws():
-                raise fail(self.text, self.pos, f"whitespace after {word!r}")
-            if word == "in":
-                left = In(left, self.collection())
-            elif word in _COMPARE:
-                left = Comparison(word, left, self.expression(precedence + 1))  # type: ignore[arg-type]
-            elif word in _LOGICAL:
-                left = Logical(word, left, self.expression(precedence + 1))  # type: ignore[arg-type]
+            if pos == self.ahead_at:
+                ahead = self.ahead
             else:
-                left = Arithmetic(word, left, self.expression(precedence + 1))  # type: ignore[arg-type]
+                match = _SPACED_WORD.match(text, pos)
+                if match is None:
+                    ahead = None
+                else:
+                    lowered = match.group(1).lower()
+                    ahead = (
+                        lowered,
+                        _OPERATOR_PRECEDENCE.get(lowered, -1),
+                        match.end(),
+                        bool(match.group(2)),
+                    )
+                self.ahead, self.ahead_at = ahead, pos
+            if ahead is None:
+                return left
+            word, precedence, end, spaced = ahead
+            if precedence < min_precedence:
+                return left
+            if not spaced:
+                raise fail(text, end, f"whitespace after {word!r}")
+            self.pos = end
+            if word == "in":
+                left = _in(left, self.collection())
+            else:
+                left = _MAKERS[word](word, left, self.expression(precedence + 1))
 
     def unary(self) -> Expr:
         text, i = self.text, self.pos
-        c = self.peek()
-        if c == "-":
-            following = text[i + 1 : i + 2]
-            if (following and following in DIGITS) or (
-                text.startswith("-INF", i) and self.word_end(i + 1) == i + 4
-            ):
-                return self.number_like()
-            self.pos += 1
-            self.skip_ws()
-            return Negate(self.expression(UNARY_PRECEDENCE))
-        if c == "+":
+        c = text[i] if i < self.n else ""
+        if c == "'":
+            value, self.pos = scan_string(text, i)
+            return _literal(value)
+        if c in DIGITS and c:
             return self.number_like()
         if c == "(":
             self.pos += 1
@@ -189,10 +217,16 @@ class _Parser:
                 raise self.error(self.pos, f"expected ')', found {found(text, self.pos)}{hint}")
             self.pos += 1
             return inner
-        if c == "'":
-            value, self.pos = scan_string(text, i)
-            return Literal(value)
-        if c and c in DIGITS:
+        if c == "-":
+            following = text[i + 1 : i + 2]
+            if (following and following in DIGITS) or (
+                text.startswith("-INF", i) and self.word_end(i + 1) == i + 4
+            ):
+                return self.number_like()
+            self.pos += 1
+            self.skip_ws()
+            return _negate(self.expression(UNARY_PRECEDENCE))
+        if c == "+":
             return self.number_like()
         if c and self.word_end(i) > i:
             return self.word()
@@ -205,9 +239,9 @@ class _Parser:
     def number_like(self) -> Expr:
         """Numbers, dates, date-times, times of day and GUIDs, which all start with digits."""
         text, i = self.text, self.pos
-        if _looks_like_guid(text, i):
+        if text[i + 8 : i + 9] == "-" and _looks_like_guid(text, i):
             value, self.pos = scan_guid(text, i)
-            return Literal(value)
+            return _literal(value)
         j = i + 1 if text[i] in "+-" else i
         end = j
         while end < self.n and text[end] in DIGITS:
@@ -215,39 +249,54 @@ class _Parser:
         after = text[end : end + 1]
         if after == "-" and end - j >= 4 and text[i] != "+":
             date_value, self.pos = scan_date_or_datetime(text, i)
-            return Literal(date_value)
+            return _literal(date_value)
         if after == ":" and end - j == 2 and j == i:
             time_value, self.pos = scan_time(text, i)
-            return Literal(time_value)
+            return _literal(time_value)
         number, self.pos = scan_number(text, i)
-        return Literal(number)
+        return _literal(number)
 
     def word(self) -> Expr:
         text, start = self.text, self.pos
-        if _looks_like_guid(text, start):
+        if text[start + 8 : start + 9] == "-" and _looks_like_guid(text, start):
             guid, self.pos = scan_guid(text, start)
-            return Literal(guid)
+            return _literal(guid)
         end = self.word_end(start)
         word = text[start:end]
         lowered = word.lower()
         after = text[end : end + 1]
+        if lowered in _CHECKED_WORDS:
+            return self.keyword(word, lowered, start, end, after)
+        if after == "(":
+            return self.call(word, start, end)
+        if after == "'":
+            return self.prefixed_literal(lowered, start, end)
+        self.pos = end
+        if after == "/":
+            raise self.error(end, "member paths ('/') are not supported")
+        if after == ".":
+            raise self.error(end, "qualified names ('.') are not supported")
+        return _property(word)  # an identifier by its match, and not a reserved word
+
+    def keyword(self, word: str, lowered: str, start: int, end: int, after: str) -> Expr:
+        """``not``, ``true``, ``false``, ``null``, ``INF``, ``NaN``, or a name spelt like one."""
         if lowered == "not" and after and (after in _WHITESPACE or after == "("):
             self.pos = end
             self.skip_ws()
-            return Not(self.expression(UNARY_PRECEDENCE))
+            return _not(self.expression(UNARY_PRECEDENCE))
         if after == "(":
             return self.call(word, start, end)
         if after == "'":
             return self.prefixed_literal(lowered, start, end)
         self.pos = end
         if lowered in ("true", "false"):
-            return Literal(lowered == "true")
+            return _literal(lowered == "true")
         if lowered == "null":
-            return Literal(None)
+            return _literal(None)
         if word == "INF":
-            return Literal(float("inf"))
+            return _literal(float("inf"))
         if word == "NaN":
-            return Literal(float("nan"))
+            return _literal(float("nan"))
         if after == "/":
             raise self.error(end, "member paths ('/') are not supported")
         if after == ".":
@@ -273,6 +322,10 @@ class _Parser:
                     break
                 raise fail(self.text, self.pos, "',' or ')'")
         self.pos += 1
+        lowered = name.lower()
+        arity = FUNCTIONS.get(lowered)
+        if arity is not None and arity[0] <= len(args) <= arity[1]:
+            return _call(lowered, tuple(args))  # a canonical function, as Call() would name it
         try:
             return Call(name, tuple(args))
         except ODataError as error:
@@ -291,7 +344,7 @@ class _Parser:
         if i >= self.n or text[i] != "'":
             raise fail(text, i, "a closing quote")
         self.pos = i + 1
-        return Literal(value)
+        return _literal(value)
 
     def collection(self) -> Expr:
         """The right side of ``in``: a list of literals, or a parenthesised expression."""
@@ -305,12 +358,12 @@ class _Parser:
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
-            return ListExpr(())
+            return _list_expr(())
         first = self.expression()
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
-            return ListExpr((first,)) if isinstance(first, Literal) else first
+            return _list_expr((first,)) if isinstance(first, Literal) else first
         if self.peek() != ",":
             raise fail(self.text, self.pos, "',' or ')'")
         if not isinstance(first, Literal):
@@ -326,7 +379,7 @@ class _Parser:
             items.append(item)
             self.skip_ws()
         self.expect(")")
-        return ListExpr(tuple(items))
+        return _list_expr(tuple(items))
 
     # -- whole options ---------------------------------------------------------------------
     def filter(self) -> Expr:

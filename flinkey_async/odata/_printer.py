@@ -80,16 +80,19 @@ IN_PRECEDENCE: Final = _IN
 def precedence(expr: Expr) -> int:
     """How tightly ``expr`` binds when printed (0 for raw text: always wrapped)."""
     kind = type(expr)
-    if kind in _BINARY_TYPES:
+    fixed = _FIXED_PRECEDENCE.get(kind)
+    if fixed is not None:
+        return fixed
+    if kind is Comparison or kind is Logical or kind is Arithmetic:
         return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
     if kind is In:
         return _PRIMARY if _is_empty_in(expr) else _IN  # type: ignore[arg-type]
-    return _FIXED_PRECEDENCE.get(kind, _PRIMARY)
+    return _PRIMARY  # not a node: printing it raises
 
 
 def print_expr(expr: Expr) -> str:
     """The OData text of ``expr`` (unencoded)."""
-    if isinstance(expr, Raw):
+    if type(expr) is Raw:
         return expr.text
     return _print(expr)
 
@@ -104,35 +107,93 @@ def print_orderby(keys: Iterable[OrderKey]) -> str:
 
 
 def _is_empty_in(expr: In) -> bool:
-    return isinstance(expr.collection, ListExpr) and not expr.collection.items
-
-
-def _wrap(expr: Expr, parenthesise: bool) -> str:
-    text = _print(expr)
-    return f"({text})" if parenthesise else text
+    return type(expr.collection) is ListExpr and not expr.collection.items
 
 
 def _print(expr: Expr) -> str:
-    printer = _PRINTERS.get(type(expr))
-    if printer is None:
-        raise TypeError(f"not an OData expression node: {expr!r}")
-    return printer(expr)
-
-
-def _print_binary(expr: Comparison | Arithmetic) -> str:
-    own = BINARY_PRECEDENCE[expr.op]
-    left = _wrap(expr.left, precedence(expr.left) < own)
-    right = _wrap(expr.right, precedence(expr.right) <= own)
-    return f"{left} {expr.op} {right}"
-
-
-def _print_logical(expr: Logical) -> str:
-    own = BINARY_PRECEDENCE[expr.op]
-    left_mixed = type(expr.left) is Logical and expr.left.op != expr.op
-    right_mixed = type(expr.right) is Logical and expr.right.op != expr.op
-    left = _wrap(expr.left, left_mixed or precedence(expr.left) < own)
-    right = _wrap(expr.right, right_mixed or precedence(expr.right) <= own)
-    return f"{left} {expr.op} {right}"
+    """One recursive pass. Names and literals below an operator or in a call are printed in
+    place, and a child's precedence is looked up in place, to save a call per node."""
+    node: Any = expr  # the exact type is checked below, before any attribute is read
+    kind = type(node)
+    if kind is Logical or kind is Comparison or kind is Arithmetic:
+        op: str = node.op
+        own = BINARY_PRECEDENCE[op]
+        # A child binding looser than its parent is wrapped, on the right also one binding
+        # equally (operators group to the left), and under and/or a mixed and/or child always.
+        left = node.left
+        side = type(left)
+        if side is Property:
+            left_text = left.name
+        elif side is Literal:
+            value = left.value
+            if type(value) is str:
+                left_text = "'" + value.replace("'", "''") + "'"
+            else:
+                left_text = format_literal(value)
+        else:
+            left_text = _print(left)
+            if side is Logical or side is Comparison or side is Arithmetic:
+                child_op = left.op
+                wrap = BINARY_PRECEDENCE[child_op] < own or (
+                    side is Logical and kind is Logical and child_op != op
+                )
+            else:
+                fixed = _FIXED_PRECEDENCE.get(side)
+                wrap = (precedence(left) if fixed is None else fixed) < own
+            if wrap:
+                left_text = f"({left_text})"
+        right = node.right
+        side = type(right)
+        if side is Literal:
+            value = right.value
+            if type(value) is str:
+                right_text = "'" + value.replace("'", "''") + "'"
+            else:
+                right_text = format_literal(value)
+        elif side is Property:
+            right_text = right.name
+        else:
+            right_text = _print(right)
+            if side is Logical or side is Comparison or side is Arithmetic:
+                child_op = right.op
+                wrap = BINARY_PRECEDENCE[child_op] <= own or (
+                    side is Logical and kind is Logical and child_op != op
+                )
+            else:
+                fixed = _FIXED_PRECEDENCE.get(side)
+                wrap = (precedence(right) if fixed is None else fixed) <= own
+            if wrap:
+                right_text = f"({right_text})"
+        return f"{left_text} {op} {right_text}"
+    if kind is Property:
+        return node.name  # type: ignore[no-any-return]
+    if kind is Literal:
+        return format_literal(node.value)
+    if kind is Call:
+        args: list[str] = []
+        for arg in node.args:
+            side = type(arg)
+            if side is Property:
+                args.append(arg.name)
+            elif side is Literal:
+                value = arg.value
+                args.append(_quote_str(value) if type(value) is str else format_literal(value))
+            elif side is Raw:
+                args.append(f"({arg.text})")  # its content is unknown: always wrapped
+            else:
+                args.append(_print(arg))
+        return f"{node.name}({','.join(args)})"
+    if kind is Not:
+        return f"not ({_print(node.operand)})"
+    if kind is In:
+        return _print_in(node)
+    if kind is ListExpr:
+        return "(" + ",".join([format_literal(item.value) for item in node.items]) + ")"
+    if kind is Negate:
+        return _print_negate(node)
+    if kind is Raw:
+        return node.text  # type: ignore[no-any-return]  # parents wrap it: its precedence is 0
+    raise TypeError(f"not an OData expression node: {expr!r}")
 
 
 def _print_negate(expr: Negate) -> str:
@@ -153,36 +214,48 @@ def _print_negate(expr: Negate) -> str:
 def _print_in(expr: In) -> str:
     if _is_empty_in(expr):
         return "false"  # 'x in ()' is valid OData, but services reject it
-    member = _wrap(expr.operand, precedence(expr.operand) < _PRIMARY)
+    operand = expr.operand
+    member = _print(operand)
+    if precedence(operand) < _PRIMARY:
+        member = f"({member})"
     if type(expr.collection) is ListExpr:
         return f"{member} in {_print(expr.collection)}"
     return f"{member} in ({_print(expr.collection)})"
 
 
-def _print_call(expr: Call) -> str:
-    args = (_wrap(arg, type(arg) is Raw) for arg in expr.args)
-    return f"{expr.name}(" + ",".join(args) + ")"
-
-
-_BINARY_TYPES: Final = frozenset({Comparison, Logical, Arithmetic})
-_FIXED_PRECEDENCE: Final[dict[type, int]] = {Not: _UNARY, Negate: _UNARY, Raw: 0}
-_PRINTERS: Final[dict[type, Callable[[Any], str]]] = {
-    Property: lambda expr: expr.name,
-    Literal: lambda expr: format_literal(expr.value),
-    Comparison: _print_binary,
-    Arithmetic: _print_binary,
-    Logical: _print_logical,
-    Not: lambda expr: f"not ({_print(expr.operand)})",
-    Negate: _print_negate,
-    In: _print_in,
-    ListExpr: lambda expr: "(" + ",".join(format_literal(i.value) for i in expr.items) + ")",
-    Call: _print_call,
-    Raw: lambda expr: expr.text,  # parents wrap it: its precedence is 0
+_FIXED_PRECEDENCE: Final[dict[type, int]] = {
+    Property: _PRIMARY,
+    Literal: _PRIMARY,
+    Call: _PRIMARY,
+    ListExpr: _PRIMARY,
+    Not: _UNARY,
+    Negate: _UNARY,
+    Raw: 0,
 }
+
+
+def _quote_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _format_binary(value: bytes) -> str:
+    return "binary'" + base64.urlsafe_b64encode(value).decode("ascii") + "'"
+
+
+def _format_duration(value: timedelta) -> str:
+    return f"duration'{format_duration(value)}'"
 
 
 def format_literal(value: LiteralValue) -> str:
     """The OData literal text of a (checked) literal value."""
+    formatter = _FORMATTERS.get(type(value))
+    if formatter is not None:
+        return formatter(value)
+    return _format_subclass(value)
+
+
+def _format_subclass(value: LiteralValue) -> str:
+    """Values of a subclass (a datetime subclass, ...): the first matching base decides."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -202,11 +275,11 @@ def format_literal(value: LiteralValue) -> str:
     if isinstance(value, time):
         return _format_time(value)
     if isinstance(value, timedelta):
-        return f"duration'{format_duration(value)}'"
+        return _format_duration(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, bytes):
-        return "binary'" + base64.urlsafe_b64encode(value).decode("ascii") + "'"
+        return _format_binary(value)
     raise TypeError(f"not an OData literal value: {value!r}")
 
 
@@ -258,3 +331,20 @@ def format_duration(value: timedelta) -> str:
     hours, rest = divmod(value.seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{sign}P{value.days}DT{hours}H{minutes}M{seconds}{_fraction(value.microseconds)}S"
+
+
+# Exact type -> formatter; any other type goes through _format_subclass.
+_FORMATTERS: Final[dict[type, Callable[[Any], str]]] = {
+    str: _quote_str,
+    int: int.__repr__,
+    type(None): lambda value: "null",
+    bool: lambda value: "true" if value else "false",
+    float: _format_float,
+    Decimal: _format_decimal,
+    datetime: _format_datetime,
+    date: date.isoformat,
+    time: _format_time,
+    timedelta: _format_duration,
+    UUID: str,
+    bytes: _format_binary,
+}

@@ -1,0 +1,182 @@
+"""The bearer token: obtained once, shared by every call, renewed before it expires.
+
+The API Manager's token comes from ``POST {base}/oauth2/token`` (password grant; see the transport,
+which sends it). There is no refresh token: renewing means asking again with the same credentials.
+
+:class:`TokenManager` caches the token and renews it a safety margin before it expires, measured
+on the monotonic clock (wall-clock jumps must not expire or extend a token). Any number of calls
+that find no valid token wait on one lock, so exactly one token request is made for all of them.
+:meth:`TokenManager.invalidate` drops the cached token only if it is the one that failed: a stale
+401 arriving after another call already renewed the token must not throw the new one away.
+
+:class:`StaticToken` is for callers who already hold a token; it cannot be renewed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from ._exceptions import AuthenticationError, ValidationError
+from ._models import Token
+
+__all__ = ["DEFAULT_REFRESH_MARGIN", "StaticToken", "TokenManager", "TokenSource"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_REFRESH_MARGIN = 60.0
+"""Seconds before expiry at which a token is renewed."""
+
+
+class TokenSource(Protocol):
+    """Where the transport gets the bearer token from."""
+
+    @property
+    def renewable(self) -> bool:
+        """Whether a rejected token can be replaced by a new one."""
+        ...
+
+    def current(self) -> str | None:
+        """The cached token if it is still good, without waiting (the hot path); else None."""
+        ...
+
+    async def get(self) -> str:
+        """A token that is valid for at least the safety margin."""
+        ...
+
+    def invalidate(self, token: str) -> bool:
+        """Forget ``token`` if it is the cached one; True if it was."""
+        ...
+
+
+class TokenManager:
+    """Caches the API Manager's token and renews it before it expires.
+
+    ``fetch`` performs one token request. ``refresh_margin`` is how long before expiry the token is
+    renewed; it is capped at half the token's lifetime, so that a short-lived token is not
+    considered expired the moment it arrives.
+    """
+
+    __slots__ = (
+        "_clock", "_expires_at", "_fetch", "_lock", "_margin", "_renew_at", "_token", "_url",
+    )
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        token_url: str = "",
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if refresh_margin < 0:
+            raise ValidationError("token_refresh_margin", "must not be negative")
+        self._fetch = fetch
+        self._url = token_url
+        self._margin = float(refresh_margin)
+        self._clock = clock
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"TokenManager(token_url={self._url!r}, has_valid_token={self.has_valid_token})"
+
+    @property
+    def renewable(self) -> bool:
+        return True
+
+    @property
+    def has_valid_token(self) -> bool:
+        """Whether a cached token is there and not yet due for renewal."""
+        return self._token is not None and self._clock() < self._renew_at
+
+    @property
+    def expires_in(self) -> float | None:
+        """Seconds until the cached token expires (None without a token)."""
+        if self._token is None:
+            return None
+        return self._expires_at - self._clock()
+
+    def current(self) -> str | None:
+        token = self._token
+        if token is not None and self._clock() < self._renew_at:
+            return token
+        return None
+
+    async def get(self) -> str:
+        token = self._token
+        if token is not None and self._clock() < self._renew_at:
+            return token
+        async with self._lock:
+            # Whoever held the lock before us may have renewed it already.
+            token = self._token
+            if token is not None and self._clock() < self._renew_at:
+                return token
+            # Count the lifetime from before the request: the token may be older than it looks.
+            started = self._clock()
+            fresh = await self._fetch()
+            if not fresh.access_token:
+                raise AuthenticationError(
+                    401, "the token endpoint answered without an access token",
+                    method="POST", path=_path_of(self._url),
+                )
+            lifetime = max(0.0, fresh.expires_in)
+            margin = min(self._margin, lifetime / 2)
+            self._token = fresh.access_token
+            self._expires_at = started + lifetime
+            self._renew_at = started + lifetime - margin
+            _log.debug(
+                "new token, valid for %.0f s, renewed %.0f s before expiry", lifetime, margin
+            )
+            return fresh.access_token
+
+    def invalidate(self, token: str) -> bool:
+        if self._token is not None and self._token == token:
+            self._token = None
+            _log.debug("cached token was rejected; it will be renewed")
+            return True
+        return False
+
+    def clear(self) -> None:
+        """Forget the cached token (for example when the client closes)."""
+        self._token = None
+
+
+class StaticToken:
+    """A token the caller obtained elsewhere. It is used as is and cannot be renewed."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise ValidationError("token", "must be a non-empty str")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+    @property
+    def renewable(self) -> bool:
+        return False
+
+    def current(self) -> str | None:
+        return self._token
+
+    async def get(self) -> str:
+        return self._token
+
+    def invalidate(self, token: str) -> bool:
+        return False
+
+
+def _path_of(url: str) -> str:
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return url
+    slash = url.find("/", scheme_end + 3)
+    return url[slash:] if slash >= 0 else "/"

@@ -1,0 +1,59 @@
+"""``client.products``: the flinkey Box and flinkey IQ devices of a customer."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING
+
+from ._models import Car, Product, Service
+from ._transport import Transport
+from ._validation import check_id
+
+if TYPE_CHECKING:
+    from .odata import Query
+
+__all__ = ["ProductsResource"]
+
+
+class ProductsResource:
+    """The four product endpoints. Every method accepts an OData ``query=``."""
+
+    __slots__ = ("_t", "_url")
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+        self._url = transport.url("products")
+
+    def __repr__(self) -> str:
+        return f"ProductsResource({self._t!r})"
+
+    async def list(
+        self, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[Product]:
+        """``GET /products``: every product of the customer."""
+        t = self._t
+        return await t.get_list(t.with_query(self._url, query), Product, t.customer(customer_id))
+
+    async def get(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Product:
+        """``GET /products/{productId}``."""
+        t = self._t
+        url = t.with_query(t.url("products", check_id("product_id", product_id)), query)
+        return await t.get_one(url, Product, t.customer(customer_id))
+
+    async def service(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Service:
+        """``GET /products/{productId}/services``: the service contract of a product."""
+        t = self._t
+        url = t.url("products", check_id("product_id", product_id), "services")
+        return await t.get_one(t.with_query(url, query), Service, t.customer(customer_id))
+
+    async def car(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Car:
+        """``GET /products/{productId}/cars``: the car a product is installed in."""
+        t = self._t
+        url = t.url("products", check_id("product_id", product_id), "cars")
+        return await t.get_one(t.with_query(url, query), Car, t.customer(customer_id))
