@@ -64,10 +64,15 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller inputs")
-    parser.add_argument("--only", nargs="*", default=None, help="keys to run (P1 P2 P4 P5 P6 OD SB)")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="keys to run (P1 P2 P4 P5 P6 OD SB)"
+    )
     parser.add_argument("--page", action="store_true", help="rewrite docs/benchmarks.md's table")
     args = parser.parse_args(argv)
 
@@ -90,8 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    document = {"machine": machine(), "quick": args.quick,
-                "results": [r.as_dict() for r in results], "failed": failures}
+    document = {
+        "machine": machine(),
+        "quick": args.quick,
+        "results": [r.as_dict() for r in results],
+        "failed": failures,
+    }
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     table = markdown_table(results)
     (RESULTS / "latest.md").write_text(table + "\n")

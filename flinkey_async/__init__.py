@@ -4,8 +4,15 @@
 async with FlinkeyClient(api_key=..., username=..., password=..., customer_id=42) as client:
     cars = await client.cars.list()
 ```
+
+The OData query builder lives in :mod:`flinkey_async.odata`, the sandbox server in
+:mod:`flinkey_async.sandbox` and the sync job in :mod:`flinkey_async.sync`.
 """
 
+from ._cars import CarsResource
+from ._client import FlinkeyClient
+from ._customers import CustomersResource
+from ._engine import BoundedRunner, Outcome, RateLimiter, get_many
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -15,6 +22,7 @@ from ._exceptions import (
     DecodeError,
     FlinkeyError,
     InvalidAPIKeyError,
+    InvalidCredentialsError,
     InvalidTokenError,
     ManagerNotFoundError,
     NotFoundError,
@@ -28,6 +36,8 @@ from ._exceptions import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from ._fleet import Failure, FleetResource, FleetSnapshot
+from ._groups import GroupsResource
 from ._models import (
     Car,
     CreatedId,
@@ -41,14 +51,6 @@ from ._models import (
     User,
     UserData,
 )
-from ._version import __version__
-
-# -- client exports (below) --
-# isort: split
-from ._cars import CarsResource
-from ._client import FlinkeyClient
-from ._customers import CustomersResource
-from ._groups import GroupsResource
 from ._products import ProductsResource
 from ._transport import (
     DEFAULT_TIMEOUT,
@@ -58,31 +60,50 @@ from ._transport import (
     QueryLike,
     RetryPolicy,
 )
+from ._version import __version__
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
+    "PRODUCTION_URL",
+    "TEST_URL",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BoundedRunner",
     "Car",
+    "CarsResource",
+    "ClientStats",
     "ConflictError",
     "ConnectError",
     "CreatedId",
     "Customer",
+    "CustomersResource",
     "DecodeError",
+    "Failure",
+    "FleetResource",
+    "FleetSnapshot",
+    "FlinkeyClient",
     "FlinkeyError",
     "Group",
+    "GroupsResource",
     "InvalidAPIKeyError",
+    "InvalidCredentialsError",
     "InvalidTokenError",
     "Location",
     "ManagerNotFoundError",
     "NotFoundError",
     "ODataError",
     "ODataSyntaxError",
+    "Outcome",
     "OutcomeUnknownError",
     "Product",
     "ProductType",
+    "ProductsResource",
+    "QueryLike",
     "RateLimitError",
+    "RateLimiter",
     "RequestTimeoutError",
+    "RetryPolicy",
     "ServerError",
     "Service",
     "Token",
@@ -92,18 +113,5 @@ __all__ = [
     "UserData",
     "ValidationError",
     "__version__",
-    # -- client names (below) --
-]
-__all__ += [
-    "DEFAULT_TIMEOUT",
-    "PRODUCTION_URL",
-    "TEST_URL",
-    "CarsResource",
-    "ClientStats",
-    "CustomersResource",
-    "FlinkeyClient",
-    "GroupsResource",
-    "ProductsResource",
-    "QueryLike",
-    "RetryPolicy",
+    "get_many",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _messages as messages
+from ._bulk_reads import BulkReads
 from ._exceptions import FlinkeyError, OutcomeUnknownError, ValidationError
 from ._models import Car, CreatedId, Location, Product
 from ._transport import Transport
@@ -38,7 +39,7 @@ PATCHABLE_CAR_FIELDS: dict[str, str] = {
 _DELETED = frozenset({messages.CAR_NOT_ASSIGNED})
 
 
-class CarsResource:
+class CarsResource(BulkReads[Car]):
     """The eight car endpoints. The GET methods accept an OData ``query=``."""
 
     __slots__ = ("_t", "_url")

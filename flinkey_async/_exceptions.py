@@ -4,7 +4,9 @@
 FlinkeyError
 ├── ValidationError            bad input, caught before anything is sent (also a ValueError)
 ├── ODataError                 a query that cannot be built, printed or evaluated (a ValueError)
-│   └── ODataSyntaxError       query text that does not parse; knows the position
+│   ├── ODataSyntaxError       query text that does not parse; knows the position
+│   ├── UnknownFieldError      a field the model does not have (also an AttributeError)
+│   └── UnsupportedODataError  valid OData this package cannot represent
 ├── DecodeError                a response body that is not the documented shape
 ├── TransportError             no usable HTTP answer
 │   ├── ConnectError           the connection could not be made, or broke
@@ -14,7 +16,8 @@ FlinkeyError
     ├── BadRequestError              400
     ├── AuthenticationError          401
     │   ├── InvalidAPIKeyError       401 "Access denied due to invalid subscription key..."
-    │   └── InvalidTokenError        401 "Unauthorized. Access token is missing or invalid."
+    │   ├── InvalidTokenError        401 "Unauthorized. Access token is missing or invalid."
+    │   └── InvalidCredentialsError  the token endpoint refused the username or password
     ├── NotFoundError                404
     │   └── ManagerNotFoundError     404 "Unable to find a manager for the given OAuth ID..."
     ├── ConflictError                409
@@ -43,6 +46,7 @@ __all__ = [
     "DecodeError",
     "FlinkeyError",
     "InvalidAPIKeyError",
+    "InvalidCredentialsError",
     "InvalidTokenError",
     "ManagerNotFoundError",
     "NotFoundError",
@@ -177,6 +181,14 @@ class InvalidAPIKeyError(AuthenticationError):
 
 class InvalidTokenError(AuthenticationError):
     """401: the bearer token is missing, malformed, expired or revoked."""
+
+
+class InvalidCredentialsError(AuthenticationError):
+    """The token endpoint refused the API Manager's username or password.
+
+    OAuth2 servers answer a wrong password with 400 ``invalid_grant`` or with 401; both end here,
+    with the service's status kept in ``status``.
+    """
 
 
 class NotFoundError(APIError):

@@ -135,7 +135,10 @@ class GroupsResource:
                     self._url.path, group.id,
                 )
                 return group.id
-        unknown.add_note("no group with this name exists: the create did not take effect")
+        unknown.add_note(
+            "no group with this name exists yet; a create still in flight may land later, "
+            "so look again before creating it anew"
+        )
         raise unknown from unknown.__cause__
 
     async def rename(self, group_id: int, name: str, *, customer_id: int | None = None) -> None:

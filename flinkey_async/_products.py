@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING
 
+from ._bulk_reads import BulkReads
 from ._models import Car, Product, Service
 from ._transport import Transport
 from ._validation import check_id
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ProductsResource"]
 
 
-class ProductsResource:
+class ProductsResource(BulkReads[Product]):
     """The four product endpoints. Every method accepts an OData ``query=``."""
 
     __slots__ = ("_t", "_url")

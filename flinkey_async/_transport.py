@@ -45,9 +45,10 @@ from . import _json
 from ._auth import DEFAULT_REFRESH_MARGIN, StaticToken, TokenManager, TokenSource
 from ._converter import structure, structure_list
 from ._exceptions import (
-    AuthenticationError,
+    BadRequestError,
     ConnectError,
     DecodeError,
+    InvalidCredentialsError,
     InvalidTokenError,
     OutcomeUnknownError,
     RequestTimeoutError,
@@ -447,9 +448,10 @@ class Transport:
                 create=False,
                 settle=frozenset(),
             )
-        except InvalidTokenError as exc:
-            # Here a 401 that is not about the API key is about the credentials, not a token.
-            raise AuthenticationError(
+        except (InvalidTokenError, BadRequestError) as exc:
+            # At the token endpoint a 401 that is not about the API key, or an OAuth2 400
+            # (invalid_grant), is about the username or password, not about a token.
+            raise InvalidCredentialsError(
                 exc.status, exc.message, method=exc.method, path=exc.path, trace_id=exc.trace_id
             ) from None
         return self.decode(payload, Token, "POST", url)

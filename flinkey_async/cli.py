@@ -580,11 +580,7 @@ def explain(error: BaseException, base_url: str) -> CliError:
         return CliError(
             f"the access token was rejected ({error.status} {error.message})", EXIT_CREDENTIALS
         )
-    token_refused = isinstance(error, APIError) and error.status in (400, 401) and (
-        error.path.rstrip("/").endswith("/oauth2/token")
-    )
-    if isinstance(error, AuthenticationError) or token_refused:
-        assert isinstance(error, APIError)
+    if isinstance(error, AuthenticationError):
         return CliError(
             f"username or password rejected ({error.status} {error.message})", EXIT_CREDENTIALS
         )

@@ -12,8 +12,8 @@ import pytest
 
 from flinkey_async import (
     AuthenticationError,
-    BadRequestError,
     InvalidAPIKeyError,
+    InvalidCredentialsError,
     InvalidTokenError,
     Token,
     ValidationError,
@@ -59,7 +59,8 @@ async def _raises(cls: type[BaseException], call: Awaitable[object]) -> Any:
 
 async def test_wrong_credentials(api: FakeAPI) -> None:
     async with client_for(api, password="PW-s3cr3t-wrong") as client:
-        caught = await _raises(BadRequestError, client.cars.get(1))
+        caught = await _raises(InvalidCredentialsError, client.cars.get(1))
+    assert caught.value.status == 400  # OAuth2 invalid_grant
     assert "password is incorrect" in caught.value.message
     assert caught.value.path == "/v3/oauth2/token"
 
@@ -77,7 +78,7 @@ async def test_token_endpoint_401_is_an_authentication_error(mocked: Mocked) -> 
     async with mocked.client() as client:
         with pytest.raises(AuthenticationError) as caught:
             await client.cars.list()
-    assert type(caught.value) is AuthenticationError  # not "token invalid": no replay loop
+    assert type(caught.value) is InvalidCredentialsError  # not "token invalid": no replay loop
 
 
 async def test_token_body_without_token_is_rejected(mocked: Mocked) -> None:

@@ -36,6 +36,7 @@ from flinkey_async import (
     ConflictError,
     FlinkeyClient,
     InvalidAPIKeyError,
+    InvalidCredentialsError,
     InvalidTokenError,
     ManagerNotFoundError,
     NotFoundError,
@@ -615,8 +616,9 @@ async def test_wrong_api_key_is_refused_at_the_token_endpoint(
 
 async def test_wrong_password(sb: Sandbox, stack: Stack) -> None:
     wrong = await stack.client(password="e2e-wrong-password")
-    error = await _raises(BadRequestError, wrong.groups.list())
-    assert isinstance(error, APIError)
+    error = await _raises(InvalidCredentialsError, wrong.groups.list())
+    assert isinstance(error, AuthenticationError)
+    assert error.status == 400
     assert error.path == "/v3/oauth2/token"
     assert "password is incorrect" in error.message
     assert "e2e-wrong-password" not in str(error)

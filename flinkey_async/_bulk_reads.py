@@ -1,0 +1,82 @@
+"""``iterate`` and ``get_many`` for the resources that have a listing and a single-entity getter.
+
+Cars and products both offer ``list(query)`` and ``get(id)``; these two bulk reads are built on
+them the same way, so they live here once.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from . import _engine, _paging
+from ._transport import Transport
+
+if TYPE_CHECKING:
+    from .odata import Query
+
+__all__ = ["BulkReads"]
+
+T = TypeVar("T")
+
+
+class BulkReads(Generic[T]):
+    """Auto-paging and concurrent get for a resource (a mixin: it needs ``list`` and ``get``)."""
+
+    __slots__ = ()
+
+    _t: Transport
+
+    async def list(
+        self, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[T]:
+        raise NotImplementedError
+
+    async def get(
+        self, entity_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> T:
+        raise NotImplementedError
+
+    def iterate(
+        self,
+        query: Query | None = None,
+        *,
+        page_size: int = _paging.DEFAULT_PAGE_SIZE,
+        customer_id: int | None = None,
+    ) -> AsyncGenerator[T, None]:
+        """Every entity of the listing, fetched ``page_size`` at a time over ``$top``/``$skip``.
+
+        ``async for car in client.cars.iterate(page_size=500, query=q): ...`` holds one page
+        in memory at a time and stops at the first short page.
+        """
+
+        async def fetch_page(page: Query) -> builtins.list[T]:
+            return await self.list(page, customer_id=customer_id)
+
+        return _paging.iterate(fetch_page, page_size=page_size, query=query)
+
+    def get_many(
+        self,
+        ids: Iterable[int] | AsyncIterable[int],
+        *,
+        concurrency: int = _engine.DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        customer_id: int | None = None,
+    ) -> AsyncGenerator[_engine.Outcome[int, T], None]:
+        """Fetch many entities concurrently; yields an :class:`Outcome` per id as each completes.
+
+        At most ``concurrency`` requests (capped at the client's ``connector_limit``) are in
+        flight, at most ``rate`` per second if given. A failed id is an outcome with ``error``.
+        """
+
+        async def fetch(entity_id: int) -> T:
+            return await self.get(entity_id, customer_id=customer_id)
+
+        return _engine.get_many(
+            fetch,
+            ids,
+            concurrency=concurrency,
+            rate=rate,
+            connector_limit=self._t.connector_limit,
+        )
