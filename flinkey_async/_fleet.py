@@ -754,8 +754,10 @@ class _Collector:
 class FleetResource:
     """Bulk reads over the whole fleet: ``client.fleet``.
 
-    ``snapshot()`` reads everything concurrently into a :class:`FleetSnapshot`; ``get_cars`` and
-    ``get_products`` fetch many entities by id, yielding each as it arrives. Every method
+    ``snapshot()`` reads everything concurrently into a :class:`FleetSnapshot`; ``get_many``
+    fetches many entities by id with any single-entity getter, yielding each as it arrives (for
+    cars and products, ``client.cars.get_many`` and ``client.products.get_many`` do the same).
+    Every method
     bounds its requests in flight by ``concurrency`` (clipped to the client's connection pool,
     ``connector_limit``: more would only wait for a connection) and, with ``rate``, spaces them
     to at most ``rate`` per second.
@@ -857,35 +859,3 @@ class FleetResource:
         ``async for outcome in client.fleet.get_many(client.groups.users, group_ids): ...``
         """
         return get_many(fetch, ids, runner=runner or self.runner(concurrency, rate))
-
-    def get_cars(
-        self,
-        car_ids: Iterable[int] | AsyncIterable[int],
-        *,
-        customer_id: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        rate: float | None = None,
-        runner: BoundedRunner | None = None,
-    ) -> AsyncGenerator[Outcome[int, Car], None]:
-        """``GET /cars/{id}`` for many ids; yields an :class:`Outcome` per id as it completes."""
-
-        async def fetch(car_id: int) -> Car:
-            return await self._cars.get(car_id, customer_id=customer_id)
-
-        return get_many(fetch, car_ids, runner=runner or self.runner(concurrency, rate))
-
-    def get_products(
-        self,
-        product_ids: Iterable[int] | AsyncIterable[int],
-        *,
-        customer_id: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        rate: float | None = None,
-        runner: BoundedRunner | None = None,
-    ) -> AsyncGenerator[Outcome[int, Product], None]:
-        """``GET /products/{id}`` for many ids; yields an :class:`Outcome` per id."""
-
-        async def fetch(product_id: int) -> Product:
-            return await self._products.get(product_id, customer_id=customer_id)
-
-        return get_many(fetch, product_ids, runner=runner or self.runner(concurrency, rate))

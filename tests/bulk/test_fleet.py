@@ -214,7 +214,7 @@ async def test_get_cars_yields_each_car_or_its_error(
     sandbox: Sandbox, client: FlinkeyClient
 ) -> None:
     ids = [car.id for car in sandbox.state.cars(sandbox.customer_id)[:10]] + [999_999]
-    async with aclosing(fleet_of(client).get_cars(ids, concurrency=4)) as outcomes:
+    async with aclosing(client.cars.get_many(ids, concurrency=4)) as outcomes:
         results = {o.item: o async for o in outcomes}
     assert set(results) == set(ids)
     assert isinstance(results[999_999].error, NotFoundError)
@@ -223,7 +223,7 @@ async def test_get_cars_yields_each_car_or_its_error(
 
 async def test_get_products(sandbox: Sandbox, client: FlinkeyClient) -> None:
     ids = [p.id for p in sandbox.state.products(sandbox.customer_id)[:5]]
-    async with aclosing(fleet_of(client).get_products(ids)) as outcomes:
+    async with aclosing(client.products.get_many(ids)) as outcomes:
         got = sorted([o.unwrap().id async for o in outcomes])
     assert got == sorted(ids)
 
