@@ -8,8 +8,8 @@ goes first, and the ratio is taken per repetition before the median is.
 from __future__ import annotations
 
 import gc
+import resource
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -53,8 +53,12 @@ def summarize(
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process (user + system), the measure for per-request overhead."""
-    return time.process_time()
+    """CPU time of this process (user + system, ``getrusage``), the measure of per-request cost.
+
+    Only this process is counted: a server measured against lives in a child process.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def interleaved(
@@ -101,6 +105,46 @@ async def interleaved_async(
             reference_values.append(await reference())
             ours_values.append(await ours())
     return ours_values, reference_values
+
+
+async def rotated_async(
+    sides: list[Callable[[], Awaitable[float]]],
+    repetitions: int,
+    warmup: int = 1,
+) -> list[list[float]]:
+    """Several sides in one run: each repetition runs all of them, the order rotating.
+
+    With two sides this is :func:`interleaved_async`; with ours and two references, each
+    reference gets to follow ours as often as it precedes it (over a multiple of the count).
+    """
+    for _ in range(warmup):
+        for side in sides:
+            await side()
+    values: list[list[float]] = [[] for _ in sides]
+    for repetition in range(repetitions):
+        gc.collect()
+        shift = repetition % len(sides)
+        for index in [*range(shift, len(sides)), *range(shift)]:
+            values[index].append(await sides[index]())
+    return values
+
+
+def rotated(
+    sides: list[Callable[[], float]],
+    repetitions: int,
+    warmup: int = 1,
+) -> list[list[float]]:
+    """The synchronous twin of :func:`rotated_async`."""
+    for _ in range(warmup):
+        for side in sides:
+            side()
+    values: list[list[float]] = [[] for _ in sides]
+    for repetition in range(repetitions):
+        gc.collect()
+        shift = repetition % len(sides)
+        for index in [*range(shift, len(sides)), *range(shift)]:
+            values[index].append(sides[index]())
+    return values
 
 
 def ratios(ours: list[float], reference: list[float]) -> list[float]:

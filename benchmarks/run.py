@@ -1,13 +1,14 @@
 """Run the benchmark suite and write its results.
 
-    python -m benchmarks            # full run (several minutes)
-    python -m benchmarks --quick    # under a minute or two, fewer repetitions
+    python -m benchmarks            # full run (about ten minutes)
+    python -m benchmarks --quick    # a minute or two: smaller inputs, fewer repetitions
     python -m benchmarks --only P1 P4
+    python -m benchmarks --page     # also rewrite docs/benchmarks.md and its P2 plot
 
 Each benchmark module exposes ``run(quick: bool)`` returning a list of
 :class:`benchmarks._harness.Result` (or a dict, which is wrapped as details). Results go to
 ``benchmarks/results/latest.json`` and ``benchmarks/results/latest.md``; ``--page`` also rewrites
-the table in ``docs/benchmarks.md`` and the P2 plot.
+``docs/benchmarks.md`` (see :mod:`benchmarks._page`) and the P2 plot.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ RESULTS = ROOT / "results"
 
 # (key, module, what it measures)
 SUITE: list[tuple[str, str, str]] = [
-    ("P1", "benchmarks.bench_client", "client CPU per request and decoding vs raw aiohttp/orjson"),
+    ("P1", "benchmarks.bench_client", "client CPU per request vs raw aiohttp, c = 1/16/64"),
     ("P2", "benchmarks.bench_fleet", "fleet snapshot fan-out vs N*L/C and raw aiohttp"),
+    ("P3", "benchmarks.bench_decode", "decoding 10,000 cars vs orjson and pydantic"),
     ("P4", "benchmarks.bench_token", "token storm across an expiry"),
     ("P5", "benchmarks.bench_sync_memory", "sync peak memory, 100k vs 10k cars"),
     ("P6", "benchmarks.bench_import", "import time vs aiohttp"),
@@ -59,6 +61,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
@@ -71,13 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller inputs")
     parser.add_argument(
-        "--only", nargs="*", default=None, help="keys to run (P1 P2 P4 P5 P6 OD SB)"
+        "--only", nargs="*", default=None, help="keys to run (P1 P2 P3 P4 P5 P6 OD SB)"
     )
-    parser.add_argument("--page", action="store_true", help="rewrite docs/benchmarks.md's table")
+    parser.add_argument(
+        "--page", action="store_true", help="rewrite docs/benchmarks.md and its P2 plot"
+    )
     args = parser.parse_args(argv)
 
     results: list[Result] = []
     failures: list[str] = []
+    timings: dict[str, float] = {}
+    load_before = machine()["load_average"]
+    run_started = time.perf_counter()
     for key, module_name, what in SUITE:
         if args.only and key not in args.only:
             continue
@@ -91,13 +99,17 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             continue
         results.extend(rows)
+        timings[key] = round(time.perf_counter() - started, 1)
         print(markdown_table(rows), flush=True)
-        print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+        print(f"   ({timings[key]} s)", flush=True)
 
     RESULTS.mkdir(exist_ok=True)
     document = {
-        "machine": machine(),
+        "machine": {**machine(), "load_average_at_start": load_before},
         "quick": args.quick,
+        "seconds": round(time.perf_counter() - run_started, 1),
+        "seconds_per_benchmark": timings,
+        "command": " ".join(["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)]),
         "results": [r.as_dict() for r in results],
         "failed": failures,
     }
