@@ -9,6 +9,9 @@ The OData query builder lives in :mod:`flinkey_async.odata`, the sandbox server 
 :mod:`flinkey_async.sandbox` and the sync job in :mod:`flinkey_async.sync`.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._cars import CarsResource
 from ._client import FlinkeyClient
 from ._customers import CustomersResource
@@ -36,7 +39,6 @@ from ._exceptions import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from ._fleet import Failure, FleetResource, FleetSnapshot
 from ._groups import GroupsResource
 from ._models import (
     Car,
@@ -61,6 +63,27 @@ from ._transport import (
     RetryPolicy,
 )
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._fleet import Failure, FleetResource, FleetSnapshot
+
+_LAZY = {"Failure": "._fleet", "FleetResource": "._fleet", "FleetSnapshot": "._fleet"}
+"""Names whose module loads on first use: the bulk helpers (and the OData package they use) are
+not needed by a program that only makes single calls, and ``import flinkey_async`` stays light."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",

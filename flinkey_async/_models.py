@@ -4,6 +4,10 @@ Attributes are snake_case; on the wire they are camelCase (``license_plate`` <->
 see :func:`wire_name`. Fields the pages declare nullable are ``X | None``; the others are required.
 Timestamps are timezone-aware ``datetime`` values; the location's numbers, which the service sends
 as strings, are ``float``.
+
+Like ``tuple`` and ``int``, the values take no weak references (``weakref_slot=False``): their
+slots are then exactly their fields, which lets the decoder build them quickly (see
+:mod:`flinkey_async._converter`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class ProductType(enum.StrEnum):
     """Car interface device that records telemetry (location, odometer)."""
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Car:
     """A car of the customer's fleet (``GET /cars``)."""
 
@@ -59,7 +63,7 @@ class Car:
     model: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Product:
     """A flinkey Box or flinkey IQ (``GET /products``)."""
 
@@ -71,7 +75,7 @@ class Product:
     dongle_termination_time_stamp: datetime | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Service:
     """A service contract (flinkey Go) of a product or group."""
 
@@ -82,7 +86,7 @@ class Service:
     termination_cause: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Group:
     """A named set of cars, users, services and products."""
 
@@ -90,7 +94,7 @@ class Group:
     name: str
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class UserData:
     """A user's personal data."""
 
@@ -98,7 +102,7 @@ class UserData:
     last_name: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class User:
     """A person with access to cars, as listed among a group's members."""
 
@@ -107,7 +111,7 @@ class User:
     user_data: UserData = UserData()
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Location:
     """A car's position and odometer reading, as recorded by its flinkey IQ."""
 
@@ -118,7 +122,7 @@ class Location:
     odometer: float | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Customer:
     """A customer the API Manager may act for (``GET /customers``)."""
 
@@ -126,14 +130,14 @@ class Customer:
     name: str
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class CreatedId:
     """The body of a ``201 Created``: the new entity's id."""
 
     id: int
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Token:
     """The token endpoint's answer. ``access_token`` is kept out of ``repr``."""
 

@@ -10,16 +10,19 @@ over an unordered set can repeat or miss rows; so unless the query orders the ro
 ordered by ``id``.
 
 This module sits below the client: it takes a page-fetching coroutine function
-(``lambda q: client.cars.list(q)``), not a client.
+(``lambda q: client.cars.list(q)``), not a client. The OData package is loaded on the first paged
+listing, not by ``import flinkey_async``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._exceptions import ValidationError
-from .odata import Query, raw
+
+if TYPE_CHECKING:
+    from .odata import Query
 
 __all__ = ["DEFAULT_PAGE_SIZE", "iterate", "iterate_pages", "page_queries"]
 
@@ -41,6 +44,8 @@ def page_queries(
     The returned query carries no ``$top``/``$skip``; ``order_by`` (a wire field name) is added
     when the query does not order the rows itself.
     """
+    from .odata import Query, raw
+
     _check_page_size(page_size)
     base = query if query is not None else Query()
     start = base.skip_value or 0

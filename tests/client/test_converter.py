@@ -126,3 +126,50 @@ def test_direct_slot_setting_only_for_plain_classes() -> None:
     assert not _settable_slots(Validated)
     assert not _settable_slots(PostInit)
     assert not _settable_slots(NoSlots)
+
+
+def test_models_are_built_through_a_slot_twin() -> None:
+    from flinkey_async._converter import _slot_twin
+    from flinkey_async._models import Customer, Service
+
+    for cls in (Car, Product, Service, Group, User, UserData, Location, Customer, Token):
+        assert _slot_twin(cls) is not None, cls
+    value = structure(CAR_JSON, Car)
+    assert type(value) is Car
+    assert isinstance(value, Car)
+    assert attrs.asdict(value) == attrs.asdict(CAR)
+
+
+def test_no_slot_twin_where_the_layout_differs() -> None:
+    from flinkey_async._converter import _slot_twin
+
+    @attrs.frozen  # a __weakref__ slot: CPython refuses the class change
+    class WithWeakref:
+        a: int
+
+    @attrs.frozen(weakref_slot=False)
+    class Base:
+        a: int
+
+    @attrs.frozen(weakref_slot=False)
+    class Derived(Base):
+        b: int = 0
+
+    assert _slot_twin(WithWeakref) is None
+    assert _slot_twin(Derived) is None
+    assert _slot_twin(Base) is not None
+
+
+def test_import_leaves_the_bulk_helpers_and_odata_unloaded() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flinkey_async\n"
+        "assert 'flinkey_async.odata' not in sys.modules\n"
+        "assert 'flinkey_async._fleet' not in sys.modules\n"
+        "from flinkey_async import FleetSnapshot\n"
+        "assert FleetSnapshot.__module__ == 'flinkey_async._fleet'\n"
+        "assert 'FleetSnapshot' in dir(flinkey_async)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
