@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._cars import CarsResource
 from ._client import FlinkeyClient
 from ._customers import CustomersResource
-from ._engine import BoundedRunner, Outcome, RateLimiter, get_many
+from ._engine import BoundedRunner, Outcome, get_many
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -54,6 +54,7 @@ from ._models import (
     UserData,
 )
 from ._products import ProductsResource
+from ._rate import RateLimiter
 from ._transport import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,

@@ -5,9 +5,13 @@ which sends it). There is no refresh token: renewing means asking again with the
 
 :class:`TokenManager` caches the token and renews it a safety margin before it expires, measured
 on the monotonic clock (wall-clock jumps must not expire or extend a token). Any number of calls
-that find no valid token wait on one lock, so exactly one token request is made for all of them.
-:meth:`TokenManager.invalidate` drops the cached token only if it is the one that failed: a stale
-401 arriving after another call already renewed the token must not throw the new one away.
+that find no valid token share one renewal, and with it its outcome: exactly one token request is
+made for all of them, and when it fails they all get its error (no caller starts a request of its
+own behind it). A renewal that fails while the cached token has not yet expired keeps that token
+in use and tries again a few seconds later, so a short outage of the token endpoint does not fail
+calls that still hold a good token. :meth:`TokenManager.invalidate` drops the cached token only if
+it is the one that failed: a stale 401 arriving after another call already renewed the token must
+not throw the new one away.
 
 :class:`StaticToken` is for callers who already hold a token; it cannot be renewed.
 """
@@ -30,6 +34,9 @@ _log = logging.getLogger(__name__)
 DEFAULT_REFRESH_MARGIN = 60.0
 """Seconds before expiry at which a token is renewed."""
 
+RENEWAL_RETRY_DELAY = 5.0
+"""Seconds to keep using a still valid token after its renewal failed, before trying again."""
+
 
 class TokenSource(Protocol):
     """Where the transport gets the bearer token from."""
@@ -44,7 +51,7 @@ class TokenSource(Protocol):
         ...
 
     async def get(self) -> str:
-        """A token that is valid for at least the safety margin."""
+        """A token to send: the cached one while it is good, else a new one."""
         ...
 
     def invalidate(self, token: str) -> bool:
@@ -61,7 +68,7 @@ class TokenManager:
     """
 
     __slots__ = (
-        "_clock", "_expires_at", "_fetch", "_lock", "_margin", "_renew_at", "_token", "_url",
+        "_clock", "_expires_at", "_fetch", "_margin", "_renew_at", "_renewal", "_token", "_url",
     )
 
     def __init__(
@@ -81,7 +88,7 @@ class TokenManager:
         self._token: str | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+        self._renewal: asyncio.Task[str] | None = None
 
     def __repr__(self) -> str:
         return f"TokenManager(token_url={self._url!r}, has_valid_token={self.has_valid_token})"
@@ -112,14 +119,29 @@ class TokenManager:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
-        async with self._lock:
-            # Whoever held the lock before us may have renewed it already.
-            token = self._token
-            if token is not None and self._clock() < self._renew_at:
-                return token
+        renewal = self._renewal
+        if renewal is None:
+            renewal = self._renewal = asyncio.ensure_future(self._renew())
+        # Shielded: a caller that is cancelled stops waiting; the renewal goes on for the others.
+        return await asyncio.shield(renewal)
+
+    async def _renew(self) -> str:
+        """The one token request of all callers that are waiting now."""
+        try:
             # Count the lifetime from before the request: the token may be older than it looks.
             started = self._clock()
-            fresh = await self._fetch()
+            try:
+                fresh = await self._fetch()
+            except Exception as exc:
+                now = self._clock()
+                if self._token is None or now >= self._expires_at:
+                    raise
+                self._renew_at = min(now + RENEWAL_RETRY_DELAY, self._expires_at)
+                _log.warning(
+                    "token renewal failed (%s); the current token stays in use for %.0f s more",
+                    type(exc).__name__, self._expires_at - now,
+                )
+                return self._token
             if not fresh.access_token:
                 raise AuthenticationError(
                     401, "the token endpoint answered without an access token",
@@ -134,6 +156,8 @@ class TokenManager:
                 "new token, valid for %.0f s, renewed %.0f s before expiry", lifetime, margin
             )
             return fresh.access_token
+        finally:
+            self._renewal = None
 
     def invalidate(self, token: str) -> bool:
         if self._token is not None and self._token == token:

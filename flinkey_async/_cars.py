@@ -76,15 +76,18 @@ class CarsResource(BulkReads[Car]):
         brand: str | None = None,
         model: str | None = None,
         customer_id: int | None = None,
-        settle: bool = True,
+        settle: bool = False,
     ) -> int:
         """``PUT /cars``: create a car and return its id.
 
         A create is never repeated once it may have reached the service (a repeat would make a
-        second car). If the connection breaks after sending, the outcome is unknown: with a
-        ``vin`` and ``settle=True`` the cars are listed and a single car with this VIN and name
-        settles it (its id is returned, with a warning in the log); otherwise
-        :class:`~flinkey_async.OutcomeUnknownError` is raised.
+        second car). If the connection breaks after sending, or a gateway answers 408/502/504,
+        the outcome is unknown and :class:`~flinkey_async.OutcomeUnknownError` is raised.
+
+        ``settle=True`` (it needs a ``vin``) settles such an outcome: the cars with this VIN are
+        listed before the request (one ``GET /cars?$filter=vin eq ...``) and again after the
+        failure, and a single new car with this VIN and name is taken as the one created (its id
+        is returned, with a warning in the log).
         """
         body: dict[str, Any] = {"name": check_car_name(name)}
         for field, wire, value in (
@@ -96,35 +99,51 @@ class CarsResource(BulkReads[Car]):
         ):
             if check_optional_text(field, value) is not None:
                 body[wire] = value
+        if settle and vin is None:
+            raise ValidationError("settle", "a car is settled by its VIN: pass vin=, or no settle")
         t = self._t
         customer = t.customer(customer_id)
+        before = None if vin is None or not settle else await self._with_vin(vin, customer)
         try:
             payload = await t.send("PUT", self._url, customer=customer, json=body, create=True)
         except OutcomeUnknownError as exc:
-            if not settle or vin is None:
+            if before is None or vin is None:
                 raise
-            return await self._settle(exc, name, vin, customer)
+            return await self._settle(exc, name, vin, before, customer)
         return t.decode(payload, CreatedId, "PUT", self._url).id
 
+    async def _with_vin(self, vin: str, customer: str) -> builtins.list[Car]:
+        from .odata import Query, fields  # loaded only for a create that is to be settled
+
+        t = self._t
+        url = t.with_query(self._url, Query().filter(fields(Car).vin == vin))
+        return await t.get_list(url, Car, customer)
+
     async def _settle(
-        self, unknown: OutcomeUnknownError, name: str, vin: str, customer: str
+        self,
+        unknown: OutcomeUnknownError,
+        name: str,
+        vin: str,
+        before: builtins.list[Car],
+        customer: str,
     ) -> int:
         try:
-            cars = await self._t.get_list(self._url, Car, customer)
+            after = await self._with_vin(vin, customer)
         except FlinkeyError as lookup:
             unknown.add_note(f"looking the car up by its VIN failed too: {lookup}")
             raise unknown from unknown.__cause__
-        matches = [car for car in cars if car.vin == vin and car.name == name]
-        if len(matches) != 1:
+        known = {car.id for car in before}
+        new = [car for car in after if car.id not in known and (car.vin, car.name) == (vin, name)]
+        if len(new) != 1:
             unknown.add_note(
-                f"{len(matches)} cars with this VIN and name were found; the outcome stays unknown"
+                f"{len(new)} new cars with this VIN and name were found; the outcome stays unknown"
             )
             raise unknown from unknown.__cause__
         _log.warning(
-            "PUT %s: outcome was unknown; settled by VIN: the car exists with id %d",
-            self._url.path, matches[0].id,
+            "PUT %s: outcome was unknown; settled by VIN: the car was created with id %d",
+            self._url.path, new[0].id,
         )
-        return matches[0].id
+        return new[0].id
 
     async def update(
         self, car_id: int, *, customer_id: int | None = None, **changes: str | None

@@ -53,7 +53,8 @@ class FlinkeyClient:
 
     ``timeout`` applies to each request; ``retry`` says when failures are repeated (see
     :class:`RetryPolicy`); ``token_refresh_margin`` is how many seconds before expiry the token
-    is renewed.
+    is renewed. ``rate_limit`` caps the HTTP requests this client sends per second, every attempt
+    counted (retries, token requests and replays too), evenly spaced from the first one.
     """
 
     __slots__ = ("_fleet", "_transport", "cars", "customers", "groups", "products")
@@ -72,6 +73,7 @@ class FlinkeyClient:
         retry: RetryPolicy | None = None,
         connector_limit: int = 100,
         token_refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        rate_limit: float | None = None,
     ) -> None:
         self._transport = Transport(
             api_key=api_key,
@@ -85,6 +87,7 @@ class FlinkeyClient:
             retry=retry,
             connector_limit=connector_limit,
             refresh_margin=token_refresh_margin,
+            rate_limit=rate_limit,
         )
         self.cars = CarsResource(self._transport)
         """Cars, their products and location (8 endpoints)."""
@@ -129,6 +132,11 @@ class FlinkeyClient:
     def customer_id(self) -> int | None:
         """The default ``Customer-ID``."""
         return self._transport.customer_id
+
+    @property
+    def rate_limit(self) -> float | None:
+        """The cap on HTTP requests per second, or None."""
+        return self._transport.rate_limit
 
     @property
     def connector_limit(self) -> int:

@@ -405,8 +405,9 @@ def _hook(cls: Any) -> Callable[[Any, Any], Any]:
 
 def structure(data: Any, cls: type[T]) -> T:
     """One JSON object as ``cls``; a body that does not fit raises :class:`DecodeError`."""
+    hook = _HOOKS.get(cls) or _hook(cls)
     try:
-        return _hook(cls)(data, cls)  # type: ignore[no-any-return]
+        return hook(data, cls)  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _decode_error(data, cls, exc) from exc
 

@@ -100,45 +100,62 @@ class GroupsResource:
     # -- the group itself ------------------------------------------------------------------------
 
     async def create(
-        self, name: str, *, customer_id: int | None = None, settle: bool = True
+        self, name: str, *, customer_id: int | None = None, settle: bool = False
     ) -> int:
         """``PUT /groups``: create a group and return its id.
 
         A create is never repeated once it may have reached the service. If the connection breaks
-        after sending, the outcome is unknown; group names are unique, so with ``settle=True`` the
-        groups are listed and a group with exactly this name settles it (its id is returned, with
-        a warning in the log). Otherwise :class:`~flinkey_async.OutcomeUnknownError` is raised.
+        after sending, or a gateway answers 408/502/504, the outcome is unknown and
+        :class:`~flinkey_async.OutcomeUnknownError` is raised.
+
+        ``settle=True`` settles such an outcome by the group's name, which is unique: the groups
+        are listed before the request and again after the failure, and a group with this name
+        that was not there before is the one created (its id is returned, with a warning in the
+        log).
         """
         name = check_group_name(name)
         t = self._t
         customer = t.customer(customer_id)
+        before = await self._named(name, customer) if settle else None
         try:
             payload = await t.send(
                 "PUT", self._url, customer=customer, json={"name": name}, create=True
             )
         except OutcomeUnknownError as exc:
-            if not settle:
+            if before is None:
                 raise
-            return await self._settle(exc, name, customer)
+            return await self._settle(exc, name, before, customer)
         return t.decode(payload, CreatedId, "PUT", self._url).id
 
-    async def _settle(self, unknown: OutcomeUnknownError, name: str, customer: str) -> int:
+    async def _named(self, name: str, customer: str) -> set[int]:
+        return {group.id for group in await self._t.get_list(self._url, Group, customer)
+                if group.name == name}  # fmt: skip
+
+    async def _settle(
+        self, unknown: OutcomeUnknownError, name: str, before: set[int], customer: str
+    ) -> int:
         try:
-            groups = await self._t.get_list(self._url, Group, customer)
+            new = await self._named(name, customer) - before
         except FlinkeyError as lookup:
             unknown.add_note(f"looking the group up by its name failed too: {lookup}")
             raise unknown from unknown.__cause__
-        for group in groups:
-            if group.name == name:
-                _log.warning(
-                    "PUT %s: outcome was unknown; settled by name: the group exists with id %d",
-                    self._url.path, group.id,
-                )
-                return group.id
-        unknown.add_note(
-            "no group with this name exists yet; a create still in flight may land later, "
-            "so look again before creating it anew"
-        )
+        if len(new) == 1:
+            group_id = new.pop()
+            _log.warning(
+                "PUT %s: outcome was unknown; settled by name: the group was created with id %d",
+                self._url.path, group_id,
+            )
+            return group_id
+        if before:
+            unknown.add_note(
+                "a group with this name existed before the call, and the service refuses a "
+                "second one: most likely nothing was created"
+            )
+        else:
+            unknown.add_note(
+                "no group with this name exists yet; a create still in flight may land later, "
+                "so look again before creating it anew"
+            )
         raise unknown from unknown.__cause__
 
     async def rename(self, group_id: int, name: str, *, customer_id: int | None = None) -> None:

@@ -10,7 +10,10 @@ Every call of every resource ends in :meth:`Transport.send`. It
 - retries with exponential backoff and full jitter on connection errors, timeouts and 408, 429,
   502, 503, 504, honouring ``Retry-After`` up to a cap; the response is released before sleeping;
 - never repeats a create (``PUT /cars``, ``PUT /groups``) once it may have reached the service:
-  such a failure becomes :class:`~flinkey_async.OutcomeUnknownError`;
+  such a failure, or a gateway's 408/502/504 (which says nothing about whether the service acted),
+  becomes :class:`~flinkey_async.OutcomeUnknownError`;
+- paces every attempt (token requests, retries and replays included) when a ``rate_limit`` is
+  set;
 - maps error answers to the exception tree and decodes bodies into models.
 
 aiohttp itself resends a PUT or DELETE once, silently, when the connection drops
@@ -39,6 +42,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
@@ -57,6 +61,7 @@ from ._exceptions import (
     error_from_response,
 )
 from ._models import Token
+from ._rate import RateLimiter
 from ._validation import check_id
 
 __all__ = [
@@ -87,6 +92,9 @@ _JSON: Final = "application/json"
 _PLAIN_SEGMENT: Final = re.compile(r"(?![.]{1,2}\Z)[A-Za-z0-9._~:-]+")
 """A path segment that percent-encoding leaves unchanged (and that is not ``.`` or ``..``)."""
 _FORM: Final = "application/x-www-form-urlencoded"
+_NOTHING_TO_SETTLE: Final[frozenset[str]] = frozenset()
+_MAYBE_PROCESSED: Final = frozenset({408, 502, 504})
+"""Answers of a gateway or a proxy that say nothing about whether the service acted."""
 
 
 class QueryLike(Protocol):
@@ -209,6 +217,21 @@ def _failure(exc: Exception) -> tuple[type[TransportError], str, bool, bool] | N
     return None
 
 
+def _scrub(exc: Exception) -> None:
+    """Drop the request headers (the API key, the token) that aiohttp's response errors carry.
+
+    These exceptions are chained to the ones this module raises, and their ``repr`` shows the
+    request's headers: an error tracker or a rich traceback would print the secrets.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        info = exc.request_info
+        exc.request_info = aiohttp.RequestInfo(
+            info.url, info.method, CIMultiDictProxy(CIMultiDict()), info.real_url
+        )
+        exc.history = ()
+        exc.args = (exc.request_info, ())
+
+
 class Transport:
     """Owns the session, the token and the request path of one :class:`FlinkeyClient`."""
 
@@ -221,6 +244,7 @@ class Transport:
         "_customer_id",
         "_guarded",
         "_owns_session",
+        "_pacer",
         "_password",
         "_retry",
         "_session",
@@ -246,6 +270,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         connector_limit: int = 100,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        rate_limit: float | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValidationError("api_key", "must be a non-empty str")
@@ -259,6 +284,12 @@ class Transport:
             raise ValidationError("retry", "must be a RetryPolicy")
         if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
             raise ValidationError("token_refresh_margin", "must be a number of seconds >= 0")
+        if rate_limit is not None and (
+            isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float)
+            or not rate_limit > 0
+        ):
+            raise ValidationError("rate_limit", "must be a positive number of requests per second")
+        self._pacer = RateLimiter(rate_limit) if rate_limit is not None else None
         self._api_key = api_key
         self._base = _base_url(base_url)
         self._base_path = self._base.raw_path.rstrip("/")
@@ -304,6 +335,10 @@ class Transport:
         return self._customer_id
 
     @property
+    def rate_limit(self) -> float | None:
+        return self._pacer.rate if self._pacer is not None else None
+
+    @property
     def tokens(self) -> TokenSource:
         return self._tokens
 
@@ -331,7 +366,7 @@ class Transport:
             if segment.__class__ is int:
                 path += "/" + str(segment)
             elif isinstance(segment, str) and (
-                segment.isalnum() or _PLAIN_SEGMENT.fullmatch(segment)
+                (segment.isascii() and segment.isalnum()) or _PLAIN_SEGMENT.fullmatch(segment)
             ):
                 path += "/" + segment
             else:
@@ -390,12 +425,23 @@ class Transport:
 
     # -- the request path ------------------------------------------------------------------------
 
+    # The two read paths go straight to the exchange: a GET has no body to encode, and every
+    # call level saved counts at thousands of requests.
+
     async def get_one(self, url: URL, cls: type[T], customer: str | None) -> T:
-        payload = await self.send("GET", url, customer=customer)
+        """``GET`` one entity as ``cls``."""
+        _, payload = await self._exchange(
+            "GET", url, body=None, content_type=None, customer=customer,
+            authenticated=True, create=False, settle=_NOTHING_TO_SETTLE,
+        )  # fmt: skip
         return self.decode(payload, cls, "GET", url)
 
     async def get_list(self, url: URL, cls: type[T], customer: str | None) -> list[T]:
-        payload = await self.send("GET", url, customer=customer)
+        """``GET`` a JSON array as a list of ``cls``."""
+        _, payload = await self._exchange(
+            "GET", url, body=None, content_type=None, customer=customer,
+            authenticated=True, create=False, settle=_NOTHING_TO_SETTLE,
+        )  # fmt: skip
         return self.decode_list(payload, cls, "GET", url)
 
     async def send(
@@ -406,7 +452,7 @@ class Transport:
         customer: str | None,
         json: Any = None,
         create: bool = False,
-        settle: frozenset[str] = frozenset(),
+        settle: frozenset[str] = _NOTHING_TO_SETTLE,
     ) -> bytes:
         """Send one API request (with retries) and return the body of its 2xx answer.
 
@@ -446,7 +492,7 @@ class Transport:
                 customer=None,
                 authenticated=False,
                 create=False,
-                settle=frozenset(),
+                settle=_NOTHING_TO_SETTLE,
             )
         except (InvalidTokenError, BadRequestError) as exc:
             # At the token endpoint a 401 that is not about the API key, or an OAuth2 400
@@ -491,6 +537,8 @@ class Transport:
                 headers[CUSTOMER_HEADER] = customer
             if content_type is not None:
                 headers["Content-Type"] = content_type
+            if self._pacer is not None:
+                await self._pacer.acquire()
             debug = _log.isEnabledFor(logging.DEBUG)
             started = time.perf_counter() if debug else 0.0
             try:
@@ -513,6 +561,7 @@ class Transport:
                 finally:
                     response.release()
             except Exception as exc:  # CancelledError is a BaseException: it passes untouched
+                _scrub(exc)
                 failure = _failure(exc)
                 if failure is None:
                     raise
@@ -569,6 +618,15 @@ class Transport:
                     method, url.path, status, error.message,
                 )
                 return status, b""
+            if create and status in _MAYBE_PROCESSED:
+                stats.outcome_unknown += 1
+                _log.warning("%s %s -> %d; the create is not repeated", method, url.path, status)
+                raise OutcomeUnknownError(
+                    f"the answer was {status} {error.message}, which does not say whether the "
+                    "entity was created; the request was not repeated",
+                    method=method,
+                    path=url.path,
+                ) from error
             if status in policy.statuses and not create and attempt < attempts:
                 if retry_after is not None and retry_after > policy.retry_after_cap:
                     _log.warning(
@@ -581,6 +639,7 @@ class Transport:
                     "%s %s -> %d; retry %d of %d in %.2f s",
                     method, url.path, status, attempt, attempts - 1, delay,
                 )
+                maybe_done = maybe_done or status in _MAYBE_PROCESSED
                 attempt += 1
                 stats.retries += 1
                 await asyncio.sleep(delay)
@@ -598,7 +657,10 @@ class Transport:
             raise DecodeError("the body is not JSON", method=method, url_path=url.path) from exc
 
     def decode(self, payload: bytes, cls: type[T], method: str, url: URL) -> T:
-        data = self._loads(payload, method, url)
+        try:
+            data = _json.loads(payload)
+        except ValueError as exc:
+            raise DecodeError("the body is not JSON", method=method, url_path=url.path) from exc
         try:
             return structure(data, cls)
         except DecodeError as exc:

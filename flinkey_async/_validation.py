@@ -60,14 +60,20 @@ def check_car_name(value: Any) -> str:
 
 
 def check_group_name(value: Any) -> str:
-    """A group's name: not empty or white space, at most 250 characters."""
+    """A group's name: not empty or white space, at most 250 characters.
+
+    Characters as the service counts them: it runs on .NET, whose strings count UTF-16 code
+    units, so a character outside the Basic Multilingual Plane (most emoji) counts twice.
+    """
     name = _check_text("name", value)
     if not name.strip():
         raise ValidationError("name", "a group name must not be empty or white space")
-    if len(name) > MAX_GROUP_NAME_LENGTH:
+    length = len(name.encode("utf-16-le")) // 2
+    if length > MAX_GROUP_NAME_LENGTH:
         raise ValidationError(
             "name",
-            f"a group name must be at most {MAX_GROUP_NAME_LENGTH} characters, got {len(name)}",
+            f"a group name must be at most {MAX_GROUP_NAME_LENGTH} characters (UTF-16 code "
+            f"units, as the service counts them), got {length}",
         )
     return name
 

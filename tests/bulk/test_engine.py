@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 import pytest
 
-from flinkey_async import _engine
+from flinkey_async import _rate
 from flinkey_async._engine import BoundedRunner, Outcome, RateLimiter, get_many
 
 
@@ -247,8 +247,8 @@ async def test_rate_limiter_spaces_calls_from_the_first_on(
     async def fake_sleep(delay: float) -> None:
         slept.append(round(delay, 9))
 
-    monkeypatch.setattr(_engine.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(_engine.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_rate.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_rate.asyncio, "sleep", fake_sleep)
     limiter = RateLimiter(4)
     for _ in range(5):
         await limiter.acquire()

@@ -63,6 +63,9 @@ class FakeAPI:
         # (method, path) -> "close" | "abort": the next such request is processed, then its
         # connection is dropped before the answer is sent (once).
         self.drop_after: dict[tuple[str, str], str] = {}
+        # (method, path) -> status: the next such request is processed, then a gateway answers
+        # with this status instead (once).
+        self.gateway_after: dict[tuple[str, str], int] = {}
         self.hold: dict[tuple[str, str], asyncio.Event] = {}
         self.delay: dict[tuple[str, str], float] = {}
         self.seen_headers: list[dict[str, str]] = []
@@ -140,6 +143,9 @@ class FakeAPI:
         if key in self.delay:
             # The work is done; the answer is late.
             await asyncio.sleep(self.delay[key])
+        gateway_status = self.gateway_after.pop(key, None)
+        if gateway_status is not None:
+            return web.Response(status=gateway_status, text="Gateway answer")
         mode = self.drop_after.pop(key, None)
         if mode is not None and request.transport is not None:
             # The work is done; the answer never arrives.

@@ -15,10 +15,12 @@ from flinkey_async import (
     InvalidAPIKeyError,
     InvalidCredentialsError,
     InvalidTokenError,
+    RetryPolicy,
+    ServerError,
     Token,
     ValidationError,
 )
-from flinkey_async._auth import StaticToken, TokenManager
+from flinkey_async._auth import RENEWAL_RETRY_DELAY, StaticToken, TokenManager
 
 from .conftest import Mocked, client_for, token_answer
 from .fake_secrets import API_KEY, PASSWORD, STATIC_TOKEN, TOKEN_PREFIX, USERNAME
@@ -111,6 +113,28 @@ async def test_thousand_calls_share_one_token_request_across_expiry() -> None:
             assert client.stats.token_replays == 0
             assert api.rejected == 0  # renewed before expiry, never after
             assert api.count("GET", "/cars/1") == 2000
+
+
+async def test_one_gather_spanning_the_renewal_point_renews_once() -> None:
+    """1,000 calls in one gather, started over 0.2 s across the renewal point: one renewal."""
+    async with FakeAPI(token_ttl="2") as api:
+        client = client_for(api, token_refresh_margin=1.0)
+        async with client:
+            await client.cars.get(1)
+            tokens = client._transport.tokens
+            assert isinstance(tokens, TokenManager)
+            await asyncio.sleep((tokens.expires_in or 0.0) - 1.0 - 0.1)  # 0.1 s before renewal
+            assert tokens.has_valid_token
+
+            async def call(index: int) -> None:
+                await asyncio.sleep(index * 0.0002)
+                await client.cars.get(1)
+
+            await asyncio.gather(*(call(i) for i in range(1000)))
+            assert not tokens.has_valid_token or api.token_requests == 2
+    assert api.token_requests == 2
+    assert api.rejected == 0
+    assert api.count("GET", "/cars/1") == 1001
 
 
 async def test_renewal_happens_before_expiry_not_after() -> None:
@@ -265,8 +289,65 @@ async def test_a_failed_token_request_is_not_cached() -> None:
 
     manager = TokenManager(fetch)
     results = await asyncio.gather(*(manager.get() for _ in range(5)), return_exceptions=True)
-    assert sum(isinstance(r, InvalidAPIKeyError) for r in results) >= 1
+    assert all(isinstance(r, InvalidAPIKeyError) for r in results)
+    assert attempts == 1
     assert await manager.get() == "TOK-s3cr3t-ok"
+
+
+async def test_a_failing_token_request_is_shared_by_every_waiting_caller() -> None:
+    """100 callers and a refused password: one token request, and all 100 get its error."""
+    async with FakeAPI(token_delay=0.05) as api:
+        client = client_for(api, password="wrong-" + PASSWORD, retry=RetryPolicy.disabled())
+        async with client:
+            results = await asyncio.gather(
+                *(client.cars.get(1) for _ in range(100)), return_exceptions=True
+            )
+    assert all(isinstance(r, InvalidCredentialsError) for r in results), results[:3]
+    assert api.token_requests == 1
+    assert api.count("GET", "/cars/1") == 0
+
+
+async def test_a_failed_renewal_keeps_the_still_valid_token() -> None:
+    now = [0.0]
+    fetches: list[str] = []
+
+    async def fetch() -> Token:
+        fetches.append("try")
+        if len(fetches) == 1:
+            return Token(access_token="TOK-s3cr3t-1", expires_in=100)
+        if len(fetches) == 2:
+            raise ServerError(503, "down", method="POST", path="/v3/oauth2/token")
+        return Token(access_token="TOK-s3cr3t-2", expires_in=100)
+
+    manager = TokenManager(fetch, refresh_margin=20, clock=lambda: now[0])
+    assert await manager.get() == "TOK-s3cr3t-1"
+    now[0] = 85.0  # due for renewal (margin 20 s), still valid for 15 s
+    assert await manager.get() == "TOK-s3cr3t-1"  # the renewal failed; the old token serves
+    assert len(fetches) == 2
+    now[0] = 86.0
+    assert await manager.get() == "TOK-s3cr3t-1"  # no new attempt within the retry delay
+    assert len(fetches) == 2
+    now[0] = 85.0 + RENEWAL_RETRY_DELAY
+    assert await manager.get() == "TOK-s3cr3t-2"
+    assert len(fetches) == 3
+
+
+async def test_a_failed_renewal_of_an_expired_token_raises() -> None:
+    now = [0.0]
+    calls = 0
+
+    async def fetch() -> Token:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return Token(access_token="TOK-s3cr3t-1", expires_in=10)
+        raise ServerError(503, "down", method="POST", path="/v3/oauth2/token")
+
+    manager = TokenManager(fetch, clock=lambda: now[0])
+    await manager.get()
+    now[0] = 10.0
+    with pytest.raises(ServerError):
+        await manager.get()
 
 
 async def test_cancelling_the_caller_that_fetches_lets_the_others_fetch() -> None:

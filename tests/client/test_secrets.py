@@ -34,9 +34,28 @@ async def _fails(call: object) -> None:
         _texts(exc)
         for note in getattr(exc, "__notes__", ()):
             WATCH.add(note)
-        cause = exc.__cause__
-        if cause is not None:
-            _texts(cause)
+        # Everything chained to it, as an error tracker would walk it.
+        seen: set[int] = set()
+        chained: list[BaseException] = [exc]
+        while chained:
+            current = chained.pop()
+            for linked in (current.__cause__, current.__context__):
+                if linked is not None and id(linked) not in seen:
+                    seen.add(id(linked))
+                    _texts(linked)
+                    chained.append(linked)
+
+
+async def _malformed_http_server() -> asyncio.Server:
+    """Answers every request with a broken HTTP head (aiohttp raises ClientResponseError)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
 
 
 @pytest.mark.run_last
@@ -65,7 +84,7 @@ async def test_no_secret_in_any_output() -> None:
             api.drop_after[("PUT", "/v3/cars")] = "abort"
             await _fails(client.cars.create("Polo"))
             api.drop_after[("PUT", "/v3/groups")] = "close"
-            await client.groups.create("Pool")
+            await client.groups.create("Pool", settle=True)
             await _fails(client.cars.create("  "))
             await asyncio.sleep(1.6)  # past the renewal point
             await client.cars.get(1)
@@ -78,6 +97,19 @@ async def test_no_secret_in_any_output() -> None:
                              retry=RetryPolicy.disabled()) as offline:
         _texts(offline)
         await _fails(offline.cars.get(1))
+    server = await _malformed_http_server()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with FlinkeyClient(api_key=API_KEY, token=STATIC_TOKEN, customer_id=1,
+                                 base_url=f"http://127.0.0.1:{port}/v3",
+                                 retry=RetryPolicy.disabled()) as broken:  # fmt: skip
+            texts_before = len(WATCH.texts)
+            await _fails(broken.cars.get(1))
+            await _fails(broken.cars.create("Polo"))
+            assert len(WATCH.texts) > texts_before + 4  # the chained aiohttp errors were read
+    finally:
+        server.close()
+        await server.wait_closed()
     _texts(StaticToken(STATIC_TOKEN))
     _texts(Token(access_token=STATIC_TOKEN, expires_in=1))
     _texts(FlinkeyClient(api_key=API_KEY, username=USERNAME, password=PASSWORD))

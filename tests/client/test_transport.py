@@ -4,6 +4,7 @@ repeated, cancellation, timeouts, and borrowed sessions."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -191,7 +192,7 @@ async def test_create_is_never_sent_twice(api: FakeAPI, mode: str, lent: bool) -
 async def test_group_create_settles_by_name(api: FakeAPI, caplog: pytest.LogCaptureFixture) -> None:
     api.drop_after[("PUT", "/v3/groups")] = "close"
     async with client_for(api) as client:
-        new_id = await client.groups.create("Pool Nord")
+        new_id = await client.groups.create("Pool Nord", settle=True)
     assert api.groups == {new_id: {"id": new_id, "name": "Pool Nord"}}
     assert api.count("PUT", "/groups") == 1
     assert "settled by name" in caplog.text
@@ -208,7 +209,7 @@ async def test_group_create_without_settling_raises(api: FakeAPI) -> None:
 async def test_car_create_settles_by_vin(api: FakeAPI) -> None:
     api.drop_after[("PUT", "/v3/cars")] = "abort"
     async with client_for(api) as client:
-        new_id = await client.cars.create("Polo", vin="WVWZZZ6RZ00000002")
+        new_id = await client.cars.create("Polo", vin="WVWZZZ6RZ00000002", settle=True)
     assert api.cars[new_id]["vin"] == "WVWZZZ6RZ00000002"
     assert api.count("PUT", "/cars") == 1
 
@@ -288,6 +289,107 @@ async def test_read_timeout_on_a_create_is_an_unknown_outcome(api: FakeAPI) -> N
     await asyncio.sleep(0.5)  # let the server finish what it was doing
     assert api.count("PUT", "/cars") == 1
     assert len(api.cars) == before + 1
+
+
+@pytest.mark.parametrize("status", [408, 502, 504])
+async def test_a_create_answered_by_a_gateway_is_an_unknown_outcome(
+    api: FakeAPI, status: int
+) -> None:
+    api.gateway_after[("PUT", "/v3/cars")] = status
+    before = len(api.cars)
+    async with client_for(api) as client:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.cars.create("Polo")
+        assert client.stats.outcome_unknown == 1
+    assert str(status) in caught.value.message
+    assert api.count("PUT", "/cars") == 1
+    assert len(api.cars) == before + 1  # it was created: a repeat would have made two
+
+
+async def test_a_gateway_answer_to_a_create_is_settled_by_name(api: FakeAPI) -> None:
+    api.gateway_after[("PUT", "/v3/groups")] = 504
+    async with client_for(api) as client:
+        group_id = await client.groups.create("Pool Süd", settle=True)
+    assert api.groups == {group_id: {"id": group_id, "name": "Pool Süd"}}
+    assert api.count("PUT", "/groups") == 1
+
+
+async def test_settling_never_takes_a_group_that_existed_before(api: FakeAPI) -> None:
+    api.groups[7] = {"id": 7, "name": "Pool"}
+    api.drop_after[("PUT", "/v3/groups")] = "close"  # its answer (a 409) is lost
+    async with client_for(api) as client:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.groups.create("Pool", settle=True)
+    assert "existed before" in " ".join(caught.value.__notes__)
+    assert api.groups == {7: {"id": 7, "name": "Pool"}}
+
+
+async def test_settling_never_takes_a_car_that_existed_before(api: FakeAPI) -> None:
+    vin = "WVWZZZ6RZ00000009"
+    api.cars[50] = {"id": 50, "name": "Polo", "description": None, "vin": vin,
+                    "licensePlate": None, "brand": None, "model": None}  # fmt: skip
+    api.drop_after[("PUT", "/v3/cars")] = "close"
+    async with client_for(api) as client:
+        new_id = await client.cars.create("Polo", vin=vin, settle=True)
+    assert new_id != 50
+    assert api.cars[new_id]["vin"] == vin
+    assert api.count("PUT", "/cars") == 1
+
+
+async def test_settling_a_car_needs_its_vin(api: FakeAPI) -> None:
+    async with client_for(api) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.cars.create("Polo", settle=True)
+    assert caught.value.field == "settle"
+    assert api.count("PUT", "/cars") == 0
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_a_delete_whose_gateway_answer_hid_its_effect_is_settled(
+    api: FakeAPI, status: int
+) -> None:
+    """The delete took effect, the gateway answered 502/504; the retry's 404 means done."""
+    api.gateway_after[("DELETE", "/v3/cars/1")] = status
+    async with client_for(api) as client:
+        await client.cars.delete(1)
+    assert 1 not in api.cars
+    assert api.count("DELETE", "/cars/1") == 2
+
+
+async def test_the_response_is_released_before_the_retry_wait(api: FakeAPI) -> None:
+    """With one pooled connection, another call goes through while a retry waits."""
+    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "1"}))
+    async with client_for(api, connector_limit=1) as client:
+        await client.groups.list()  # token and connection first
+        waiting = asyncio.create_task(client.cars.get(1))
+        await wait_until(lambda: api.count("GET", "/cars/1") == 1)
+        started = time.monotonic()
+        await client.groups.list()  # needs the one connection
+        assert time.monotonic() - started < 0.5
+        assert not waiting.done()
+        assert (await waiting).id == 1
+    assert api.count("GET", "/cars/1") == 2
+
+
+async def test_rate_limit_paces_every_attempt(api: FakeAPI) -> None:
+    """Retries and the token request count against the client's rate limit too."""
+    api.then("GET", "/cars/1", *[Scripted(503, "busy", {"Retry-After": "0"})] * 3)
+    rate = 20.0
+    async with client_for(api, rate_limit=rate) as client:
+        assert client.rate_limit == rate
+        await asyncio.gather(client.cars.get(1), client.cars.get(1))
+    times = [when for _, _, when in api.arrivals]
+    assert len(times) == 6  # the token, three 503s, two answers
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.8 / rate, gaps
+    assert times[-1] - times[0] >= 0.95 * 5 / rate
+
+
+def test_non_ascii_segments_are_percent_encoded_once() -> None:
+    client = FlinkeyClient(api_key="k", token="t", base_url="http://127.0.0.1:9/v3")
+    url = client._transport.url("cars", "zweiräder²")
+    assert url.raw_path == "/v3/cars/zweir%C3%A4der%C2%B2"
+    assert url.path == "/v3/cars/zweiräder²"
 
 
 # -- cancellation ----------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ BAD_CALLS: list[tuple[str, Callable[[Any], Awaitable[Any]], str]] = [
     ("group name too long", lambda c: c.groups.create("x" * 251), "name"),
     ("group rename blank", lambda c: c.groups.rename(1, "\t"), "name"),
     ("group rename too long", lambda c: c.groups.rename(1, "y" * 251), "name"),
+    # .NET counts UTF-16 code units: 126 emoji are 252 of them.
+    ("group name too long in UTF-16", lambda c: c.groups.create("\U0001f697" * 126), "name"),
     ("group rename none", lambda c: c.groups.rename(1, None), "name"),
     ("location naive date", lambda c: c.cars.location_at(7, datetime(2024, 5, 1)), "when"),
     ("location date str", lambda c: c.cars.location_at(7, "2024-05-01T12:00:00Z"), "when"),
@@ -72,9 +74,11 @@ async def test_refused_before_sending(
 async def test_limits_are_inclusive(mocked: Mocked) -> None:
     name = "g" * 250
     mocked.mock.put(mocked.url("/groups"), status=201, payload={"id": 1})
+    mocked.mock.put(mocked.url("/groups"), status=201, payload={"id": 2})
     mocked.mock.get(mocked.url(f"/cars/{2**31 - 1}"), payload={"id": 2**31 - 1, "name": "x"})
     async with mocked.client() as client:
         assert await client.groups.create(name) == 1
+        assert await client.groups.create("\U0001f697" * 125) == 2  # 250 UTF-16 code units
         assert (await client.cars.get(2**31 - 1)).id == 2**31 - 1
 
 
@@ -103,6 +107,8 @@ def test_constructor_arguments_are_checked() -> None:
         ({"timeout": 30}, "timeout"),
         ({"token_refresh_margin": -1}, "token_refresh_margin"),
         ({"session": object()}, "session"),
+        ({"rate_limit": 0}, "rate_limit"),
+        ({"rate_limit": True}, "rate_limit"),
     )
     for options, field in cases:
         with pytest.raises(ValidationError) as caught:

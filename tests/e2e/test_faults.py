@@ -293,13 +293,16 @@ async def test_reset_before_a_read_is_retried(
 async def test_reset_before_a_create(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     """The client cannot tell a reset before from one after: a create is not repeated."""
     sb.faults.reset_before_next("PUT /groups")
-    error = await _raises(OutcomeUnknownError, client.groups.create("Never made"))
-    assert error.__notes__  # the settling lookup found no such group, and says so
+    error = await _raises(OutcomeUnknownError, client.groups.create("Never made", settle=True))
+    assert "no group with this name exists yet" in " ".join(error.__notes__)
     assert sb.counters.requests["PUT /groups"] == 1
     assert sb.counters.created == {}
     assert _group_count(sb, world.cid, "Never made") == 0
     sb.faults.reset_before_next("PUT /cars")
-    await _raises(OutcomeUnknownError, client.cars.create("Never made", vin=VIN))
+    error = await _raises(
+        OutcomeUnknownError, client.cars.create("Never made", vin=VIN, settle=True)
+    )
+    assert "0 new cars" in " ".join(error.__notes__)
     assert sb.counters.requests["PUT /cars"] == 1
     assert [c for c in sb.state.cars(world.cid) if c.vin == VIN] == []
     assert client.stats.outcome_unknown == 2
@@ -377,7 +380,7 @@ async def test_reset_after_creating_a_group_settles_by_name(
     before = _session_state(session) if session is not None else None
     await client.groups.list()  # a kept-alive connection: aiohttp would resend on it
     sb.faults.reset_after_next("PUT /groups")
-    group_id = await client.groups.create("Created once")
+    group_id = await client.groups.create("Created once", settle=True)
     assert sb.counters.created["group"] == 1
     assert sb.counters.requests["PUT /groups"] == 1
     assert sb.counters.responses[("PUT /groups", 0)] == 1
@@ -404,7 +407,7 @@ async def test_reset_after_creating_a_car(
     await client.cars.list()
     # With a VIN, the client settles the outcome by looking the car up.
     sb.faults.reset_after_next("PUT /cars")
-    car_id = await client.cars.create("Settled by VIN", vin=VIN, brand="Volkswagen")
+    car_id = await client.cars.create("Settled by VIN", vin=VIN, brand="Volkswagen", settle=True)
     assert sb.state.car(world.cid, car_id) == Car(
         car_id, "Settled by VIN", None, VIN, None, "Volkswagen", None
     )
@@ -531,8 +534,8 @@ async def test_truncated_create_answer_is_settled(
 ) -> None:
     sb.faults.truncate_next("PUT /groups")
     sb.faults.truncate_next("PUT /cars")
-    group_id = await client.groups.create("Half an answer")
-    car_id = await client.cars.create("Half an answer", vin=VIN)
+    group_id = await client.groups.create("Half an answer", settle=True)
+    car_id = await client.cars.create("Half an answer", vin=VIN, settle=True)
     assert sb.state.group(world.cid, group_id) == Group(group_id, "Half an answer")
     assert [c.id for c in sb.state.cars(world.cid) if c.vin == VIN] == [car_id]
     assert sb.counters.created == {"group": 1, "car": 1}
