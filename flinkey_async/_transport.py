@@ -567,13 +567,8 @@ class Transport:
                     raise
                 error_cls, reason, sent, worth_retrying = failure
                 if create and sent:
-                    stats.outcome_unknown += 1
-                    _log.warning("%s %s: %s; the create is not repeated", method, url.path, reason)
-                    raise OutcomeUnknownError(
-                        f"{reason}; the entity may or may not have been created, and the request "
-                        "was not repeated",
-                        method=method,
-                        path=url.path,
+                    raise self._outcome_unknown(
+                        method, url, f"{reason}; the entity may or may not have been created"
                     ) from exc
                 if not worth_retrying or attempt >= attempts:
                     raise error_cls(reason, method=method, path=url.path) from exc
@@ -619,13 +614,9 @@ class Transport:
                 )
                 return status, b""
             if create and status in _MAYBE_PROCESSED:
-                stats.outcome_unknown += 1
-                _log.warning("%s %s -> %d; the create is not repeated", method, url.path, status)
-                raise OutcomeUnknownError(
-                    f"the answer was {status} {error.message}, which does not say whether the "
-                    "entity was created; the request was not repeated",
-                    method=method,
-                    path=url.path,
+                raise self._outcome_unknown(
+                    method, url, f"the answer was {status} {error.message}, which does not say "
+                    "whether the entity was created",
                 ) from error
             if status in policy.statuses and not create and attempt < attempts:
                 if retry_after is not None and retry_after > policy.retry_after_cap:
@@ -646,6 +637,14 @@ class Transport:
                 continue
             _log.debug("%s %s -> %d %s", method, url.path, status, type(error).__name__)
             raise error
+
+    def _outcome_unknown(self, method: str, url: URL, reason: str) -> OutcomeUnknownError:
+        """The error for a create that may have taken effect (counted, logged, never resent)."""
+        self.stats.outcome_unknown += 1
+        _log.warning("%s %s: %s; the create is not repeated", method, url.path, reason)
+        return OutcomeUnknownError(
+            f"{reason}, and the request was not repeated", method=method, path=url.path
+        )
 
     # -- decoding --------------------------------------------------------------------------------
 
