@@ -5,9 +5,10 @@ client's job: ask for ``$top=page_size`` at ``$skip=0, page_size, 2 * page_size,
 the first page shorter than asked for. The caller's own query is kept (``$filter``, ``$select``,
 ``$orderby``); its ``$skip`` is where paging starts and its ``$top`` caps the total.
 
-Without an ``$orderby`` the service's order between two requests is not promised, and ``$skip``
-over an unordered set can repeat or miss rows; so unless the query orders the rows, pages are
-ordered by ``id``.
+``$skip`` is only safe over a total order: the service promises no order of its own between two
+requests, nor among rows that tie on the caller's ``$orderby`` keys, and over either a page can
+repeat or miss rows. So ``id`` (unique) ends the order keys unless they already hold it:
+no ``$orderby`` pages by ``id``, ``brand`` by ``brand,id``, and ``id desc`` stays as it is.
 
 This module sits below the client: it takes a page-fetching coroutine function
 (``lambda q: client.cars.list(q)``), not a client. The OData package is loaded on the first paged
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 from ._exceptions import ValidationError
 
 if TYPE_CHECKING:
-    from .odata import Query
+    from .odata import OrderKey, Query
 
 __all__ = ["DEFAULT_PAGE_SIZE", "iterate", "iterate_pages", "page_queries"]
 
@@ -31,9 +32,23 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 500
 """Rows per request: large enough to keep the request count low, small enough to stream."""
 
+
 def _check_page_size(page_size: int) -> None:
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ValidationError("page_size", f"must be an integer >= 1, got {page_size!r}")
+
+
+def _orders_by(keys: Sequence[OrderKey], name: str) -> bool:
+    """Whether one of ``keys`` is the property ``name`` itself (in either direction)."""
+    from .odata import Property, Raw
+
+    for key in keys:
+        expr = key.expr
+        if isinstance(expr, Property) and expr.name == name:
+            return True
+        if isinstance(expr, Raw) and expr.text.strip() == name:
+            return True
+    return False
 
 
 def page_queries(
@@ -41,17 +56,18 @@ def page_queries(
 ) -> tuple[Query, int, int | None]:
     """The base query of a paged listing, its first offset and its total cap (``$top``).
 
-    The returned query carries no ``$top``/``$skip``; ``order_by`` (a wire field name) is added
-    when the query does not order the rows itself.
+    Each page replaces the returned query's ``$skip``/``$top``. ``order_by`` (a unique
+    property's wire name) ends its order keys unless they already hold it, so that pages
+    neither overlap nor leave gaps.
     """
-    from .odata import Query, raw
+    from .odata import Property, Query
 
     _check_page_size(page_size)
     base = query if query is not None else Query()
     start = base.skip_value or 0
     cap = base.top_value
-    if order_by is not None and not base.order_keys:
-        base = base.order_by(raw(order_by))
+    if order_by is not None and not _orders_by(base.order_keys, order_by):
+        base = base.order_by(Property(order_by))
     return base, start, cap
 
 

@@ -61,6 +61,7 @@ from flinkey_async.odata._evaluator import (
     evaluate,
 )
 from flinkey_async.odata._parser import (
+    MAX_NESTING,
     parse_filter,
     parse_literal,
     parse_orderby,
@@ -72,6 +73,7 @@ from flinkey_async.odata._printer import format_literal, print_expr, print_order
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_NESTING",
     "Arithmetic",
     "Call",
     "Comparison",

@@ -460,6 +460,25 @@ class Literal(Expr):
         return (type(value).__name__, value)
 
 
+def _binary_key(node: Any) -> tuple[Any, ...]:
+    """``(op, left, right)``; or, when the left operand is a binary node too, the binary nodes
+    down the left side laid out flat: ``("chain", bottom, ((op, right), ...))``.
+
+    A left-deep chain (``Query.filter`` and a loop of ``&`` build them) may be thousands of
+    nodes long: a key nested as deeply could neither be built by recursion nor compared. The
+    two forms never meet ("chain" is no operator), and the operators name the nodes' classes.
+    """
+    left = node.left
+    if not isinstance(left, _BINARY_NODES):
+        return (node.op, left.key(), node.right.key())
+    levels = [(node.op, node.right.key())]
+    while isinstance(left, _BINARY_NODES):
+        levels.append((left.op, left.right.key()))
+        left = left.left
+    levels.reverse()
+    return ("chain", left.key(), tuple(levels))
+
+
 @attrs.frozen(eq=False)
 class Comparison(Expr):
     """``left op right`` with op one of ``eq ne gt ge lt le``."""
@@ -469,7 +488,7 @@ class Comparison(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.op, self.left.key(), self.right.key())
+        return _binary_key(self)
 
 
 @attrs.frozen(eq=False)
@@ -481,7 +500,7 @@ class Logical(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.op, self.left.key(), self.right.key())
+        return _binary_key(self)
 
 
 @attrs.frozen(eq=False)
@@ -503,7 +522,10 @@ class Arithmetic(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.op, self.left.key(), self.right.key())
+        return _binary_key(self)
+
+
+_BINARY_NODES: Final = (Comparison, Logical, Arithmetic)
 
 
 @attrs.frozen(eq=False)

@@ -10,10 +10,15 @@ values, so a date-time is a string. Rules:
 * coercion: a string meets a date-time, date, time, duration, GUID or number literal by being
   read as one (``"2024-05-01T10:00:00+02:00" gt 2024-05-01T07:00:00Z`` compares instants;
   a string without an offset is UTC; a date-time string against a date compares its date).
+  Two strings that are both whole OData date-times (date, time and offset, as the service sends
+  them) compare as instants too, so two date-time properties compare as ``$orderby`` sorts them.
   Otherwise operands of different types are an error, as the service would answer 400.
 * numbers: integers stay integers (``div`` truncates toward zero, ``mod`` keeps the dividend's
-  sign); non-integer literals compute as binary floats, as JSON numbers do; dividing by zero
-  is an error. ``divby`` always divides exactly.
+  sign); a non-integer literal is the decimal it is written as (``1.1 add 2.2 eq 3.3``), with
+  28 significant digits, and becomes a binary float only next to a float from a record, as JSON
+  numbers are. Integer ``div`` or ``mod`` by zero is an error; with a decimal or float operand,
+  and for ``divby`` (never an integer division), it gives ``INF``, ``-INF`` or ``NaN``
+  (OData 4.01). ``round`` rounds half away from zero.
 * an unknown property is an :class:`ODataError` naming it.
 """
 
@@ -24,9 +29,20 @@ import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DecimalException,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 from uuid import UUID
 
 from flinkey_async.odata._ast import (
@@ -49,6 +65,7 @@ from flinkey_async.odata._errors import ODataError, ODataSyntaxError, Unsupporte
 from flinkey_async.odata._literals import (
     parse_datetime_text,
     scan_date,
+    scan_datetime,
     scan_duration,
     scan_number,
     scan_time,
@@ -77,8 +94,29 @@ _ORDERABLE: Final = frozenset(
 )
 
 
+_KIND_OF_TYPE: Final[dict[type, str]] = {
+    bool: "bool",
+    int: "number",
+    float: "number",
+    Decimal: "number",
+    str: "string",
+    datetime: "datetime",
+    date: "date",
+    time: "time",
+    timedelta: "duration",
+    UUID: "guid",
+    bytes: "binary",
+    list: "collection",
+    tuple: "collection",
+    dict: "object",
+}
+
+
 def kind(value: object) -> str:
     """The OData-ish type family of an evaluated value (for coercion and messages)."""
+    found = _KIND_OF_TYPE.get(type(value))  # the exact types first: one lookup
+    if found is not None:
+        return found
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float | Decimal):
@@ -153,19 +191,52 @@ def _from_text(text: str, target: str) -> Any:
     return None
 
 
+# A whole OData date-time with its offset, as the service sends a date-time property. Only this
+# form is read as an instant when two strings meet: looser ISO text stays text, so that no name
+# or code that happens to start with digits is taken for a date.
+_DATETIME_OFFSET: Final = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[Zz]|[+-]\d\d:\d\d)\Z"
+)
+
+
+@lru_cache(maxsize=8192)
+def _instant(text: str) -> datetime | None:
+    """``text`` as an instant when all of it is an OData date-time with an offset."""
+    if _DATETIME_OFFSET.match(text) is None:
+        return None
+    moment: datetime | None = _whole(scan_datetime, text)
+    return moment
+
+
+def _same_numbers(a: Any, b: Any) -> tuple[Any, Any]:
+    """A decimal next to a binary float becomes a float, as the JSON number it meets is one."""
+    if isinstance(a, float) and isinstance(b, Decimal):
+        return a, float(b)
+    if isinstance(b, float) and isinstance(a, Decimal):
+        return float(a), b
+    return a, b
+
+
 def _align(a: Any, b: Any, what: str) -> tuple[Any, Any]:
     """Two non-null operands of one kind, reading a string as the other operand's kind."""
     ka, kb = kind(a), kind(b)
     if ka == kb:
+        if ka == "string":
+            if a[4:5] == "-" and b[4:5] == "-":
+                moment_a, moment_b = _instant(a), _instant(b)
+                if moment_a is not None and moment_b is not None:
+                    return moment_a, moment_b
+        elif ka == "number" and type(a) is not type(b):
+            return _same_numbers(a, b)
         return a, b
     if ka == "string":
         converted = _from_text(a, kb)
         if converted is not None:
-            return converted, b
+            return _same_numbers(converted, b)
     elif kb == "string":
         converted = _from_text(b, ka)
         if converted is not None:
-            return a, converted
+            return _same_numbers(a, converted)
     raise ODataError(f"cannot {what} {ka} {_show(a)} and {kb} {_show(b)}")
 
 
@@ -199,14 +270,22 @@ def _truth(value: Any, what: str) -> bool | None:
     raise ODataError(f"{what} needs true, false or null, got {kind(value)} {_show(value)}")
 
 
-def _number(value: Any, what: str) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str):
-            converted = _from_text(value, "number")
-            if converted is not None:
-                return converted  # type: ignore[no-any-return]
-        raise ODataError(f"{what} needs numbers, got {kind(value)} {_show(value)}")
-    return value
+Number: TypeAlias = int | float | Decimal
+
+_DECIMAL: Final = Context(
+    prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+"""Decimal arithmetic: 28 significant digits, whatever the thread's own decimal context is."""
+
+
+def _number(value: Any, what: str) -> Number:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        converted = _from_text(value, "number")
+        if converted is not None:
+            return converted  # type: ignore[no-any-return]
+    raise ODataError(f"{what} needs numbers, got {kind(value)} {_show(value)}")
 
 
 def _divide_integers(a: int, b: int) -> int:
@@ -219,21 +298,63 @@ def _modulo_integers(a: int, b: int) -> int:
     return remainder if a >= 0 else -remainder
 
 
-def _numeric(op: str, a: int | float, b: int | float) -> int | float:
+def _by_zero(a: Number, b: Number) -> float:
+    """IEEE 754 for ``a / 0``: ``INF`` or ``-INF`` by the signs (of a zero too), ``NaN`` for 0/0."""
+    if a == 0 or a != a:
+        return math.nan
+    negative_zero = b.is_signed() if isinstance(b, Decimal) else math.copysign(1.0, b) < 0
+    return -math.inf if (a < 0) != negative_zero else math.inf
+
+
+def _integer_numeric(op: str, a: int, b: int) -> int | float:
     if op == "add":
         return a + b
     if op == "sub":
         return a - b
     if op == "mul":
         return a * b
+    if op == "divby":  # never an integer division
+        return a / b if b else _by_zero(a, b)
     if b == 0:
         raise ODataError(f"division by zero ({op})")
-    both_int = isinstance(a, int) and isinstance(b, int)
-    if op == "divby":
-        return a / b
-    if op == "div":
-        return _divide_integers(a, b) if both_int else a / b  # type: ignore[arg-type]
-    return _modulo_integers(a, b) if both_int else math.fmod(a, b)  # type: ignore[arg-type]
+    return _divide_integers(a, b) if op == "div" else _modulo_integers(a, b)
+
+
+def _float_numeric(op: str, a: float, b: float) -> float:
+    if op == "add":
+        return a + b
+    if op == "sub":
+        return a - b
+    if op == "mul":
+        return a * b
+    if op == "mod":  # IEEE remainder with the dividend's sign; math.fmod raises where it is NaN
+        if b == 0 or math.isinf(a) or math.isnan(b):
+            return math.nan
+        return math.fmod(a, b)
+    return a / b if b else _by_zero(a, b)
+
+
+def _decimal_numeric(op: str, a: int | Decimal, b: int | Decimal) -> Decimal | float:
+    if op == "add":
+        return _DECIMAL.add(a, b)
+    if op == "sub":
+        return _DECIMAL.subtract(a, b)
+    if op == "mul":
+        return _DECIMAL.multiply(a, b)
+    if b == 0:
+        return math.nan if op == "mod" else _by_zero(a, b)
+    if op == "mod":
+        return _DECIMAL.remainder(a, b)  # the dividend's sign, like integer mod
+    return _DECIMAL.divide(a, b)
+
+
+def _numeric(op: str, a: Number, b: Number) -> Number:
+    """Integers stay integers, a decimal keeps both exact, and a float makes both floats."""
+    if isinstance(a, float) or isinstance(b, float):
+        return _float_numeric(op, float(a), float(b))
+    if isinstance(a, Decimal) or isinstance(b, Decimal):
+        return _decimal_numeric(op, a, b)
+    return _integer_numeric(op, a, b)
 
 
 def arithmetic(op: str, a: Any, b: Any) -> Any:
@@ -245,7 +366,7 @@ def arithmetic(op: str, a: Any, b: Any) -> Any:
         if ka in ("datetime", "date", "duration") or kb in ("datetime", "date", "duration"):
             return _temporal_arithmetic(op, a, b)
         return _numeric(op, _number(a, op), _number(b, op))
-    except OverflowError:
+    except (OverflowError, DecimalException):
         raise ODataError(f"number too large in {op}") from None
 
 
@@ -297,19 +418,32 @@ _DATE_KINDS: Final = ("datetime", "date")
 _TIME_KINDS: Final = ("datetime", "time")
 
 
-def _round_half_away(value: int | float) -> int | float:
+def _round_half_away(value: Number) -> Number:
+    """OData ``round``: the nearest integer, a tie away from zero (``round(-2.5)`` is -3).
+
+    Exact for every float: ``floor(x + 0.5)`` is not, near 0.5 and above 2**52.
+    """
+    if isinstance(value, Decimal):
+        return value.to_integral_value(rounding=ROUND_HALF_UP, context=_DECIMAL)
     if isinstance(value, int) or not math.isfinite(value):
         return value
-    return math.copysign(math.floor(abs(value) + 0.5), value)
+    whole = math.trunc(value)
+    if abs(value - whole) >= 0.5:  # exact: both are floats of one binade or whole is 0
+        whole += 1 if value > 0 else -1
+    return math.copysign(float(whole), value)
 
 
-def _floor(value: int | float) -> int | float:
+def _floor(value: Number) -> Number:
+    if isinstance(value, Decimal):
+        return value.to_integral_value(rounding=ROUND_FLOOR, context=_DECIMAL)
     if isinstance(value, int) or not math.isfinite(value):
         return value
     return float(math.floor(value))
 
 
-def _ceiling(value: int | float) -> int | float:
+def _ceiling(value: Number) -> Number:
+    if isinstance(value, Decimal):
+        return value.to_integral_value(rounding=ROUND_CEILING, context=_DECIMAL)
     if isinstance(value, int) or not math.isfinite(value):
         return value
     return float(math.ceil(value))
@@ -395,9 +529,25 @@ class _Context:
         self.now = now
 
 
+_decimal_of_text: Final = lru_cache(maxsize=1024)(Decimal)
+
+
 def _literal_value(value: Any) -> Any:
+    """A literal as the evaluator computes with it.
+
+    A float literal is sent as its shortest decimal text and read back as that decimal, so it
+    computes as that decimal here too: the builder's tree and the parsed one agree. ``NaN`` and
+    ``INF`` stay floats.
+    """
+    kind_of_value = type(value)
+    if kind_of_value is str or kind_of_value is int or value is None:
+        return value
+    if isinstance(value, float):
+        return _decimal_of_text(repr(value)) if math.isfinite(value) else value
     if isinstance(value, Decimal):
-        return float("nan") if value.is_nan() else float(value)
+        if value.is_nan():
+            return math.nan
+        return float(value) if value.is_infinite() else value
     return value
 
 
@@ -420,12 +570,58 @@ def _eval_literal(expr: Literal, ctx: _Context) -> Any:
     return _literal_value(expr.value)
 
 
-def _eval_comparison(expr: Comparison, ctx: _Context) -> bool:
-    return compare(expr.op, _eval(expr.left, ctx), _eval(expr.right, ctx))
+_BINARY: Final = (Comparison, Logical, Arithmetic)
 
 
-def _eval_logical(expr: Logical, ctx: _Context) -> bool | None:
-    left = _truth(_eval(expr.left, ctx), expr.op)
+def _eval_chain(expr: Comparison | Logical | Arithmetic, ctx: _Context) -> Any:
+    """A binary node and the binary nodes down its left side, in one loop (the handlers below
+    come here when there are at least three).
+
+    ``Query.filter`` and a loop of ``&`` build left-deep chains thousands of nodes long;
+    following them by recursion would run out of stack. Right operands recurse: they nest only
+    as deeply as the text has parentheses.
+    """
+    spine: list[Any] = []
+    node: Any = expr
+    while type(node) in _BINARY:
+        spine.append(node)
+        node = node.left
+    value = _eval(node, ctx)
+    for node in reversed(spine):
+        kind_of_node = type(node)
+        if kind_of_node is Comparison:
+            value = compare(node.op, value, _eval(node.right, ctx))
+        elif kind_of_node is Logical:
+            value = _logical(node, value, ctx)
+        else:
+            value = arithmetic(node.op, value, _eval(node.right, ctx))
+    return value
+
+
+def _eval_comparison(expr: Comparison, ctx: _Context) -> Any:
+    left = expr.left
+    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
+        return _eval_chain(expr, ctx)
+    return compare(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
+
+
+def _eval_logical(expr: Logical, ctx: _Context) -> Any:
+    left = expr.left
+    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
+        return _eval_chain(expr, ctx)
+    return _logical(expr, _eval(left, ctx), ctx)
+
+
+def _eval_arithmetic(expr: Arithmetic, ctx: _Context) -> Any:
+    left = expr.left
+    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
+        return _eval_chain(expr, ctx)
+    return arithmetic(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
+
+
+def _logical(expr: Logical, left_value: Any, ctx: _Context) -> bool | None:
+    """``and``/``or`` in three-valued logic; the right side is only evaluated when it counts."""
+    left = _truth(left_value, expr.op)
     if expr.op == "and":
         if left is False:
             return False
@@ -444,10 +640,6 @@ def _eval_logical(expr: Logical, ctx: _Context) -> bool | None:
 def _eval_not(expr: Not, ctx: _Context) -> bool | None:
     value = _truth(_eval(expr.operand, ctx), "not")
     return None if value is None else not value
-
-
-def _eval_arithmetic(expr: Arithmetic, ctx: _Context) -> Any:
-    return arithmetic(expr.op, _eval(expr.left, ctx), _eval(expr.right, ctx))
 
 
 def _eval_negate(expr: Negate, ctx: _Context) -> Any:
@@ -493,7 +685,7 @@ def _eval_call(expr: Call, ctx: _Context) -> Any:
         return None
     try:
         return function(*args)
-    except OverflowError:
+    except (OverflowError, DecimalException):
         raise ODataError(f"{name}() overflowed") from None
 
 
@@ -535,22 +727,24 @@ def evaluate(expr: Expr, record: Mapping[str, Any], *, now: datetime | None = No
 
 
 def property_names(expr: Expr) -> Iterator[str]:
-    """Every property name ``expr`` refers to (raw fragments are parsed)."""
-    if isinstance(expr, Property):
-        yield expr.name
-    elif isinstance(expr, Comparison | Logical | Arithmetic):
-        yield from property_names(expr.left)
-        yield from property_names(expr.right)
-    elif isinstance(expr, Not | Negate):
-        yield from property_names(expr.operand)
-    elif isinstance(expr, In):
-        yield from property_names(expr.operand)
-        yield from property_names(expr.collection)
-    elif isinstance(expr, Call):
-        for arg in expr.args:
-            yield from property_names(arg)
-    elif isinstance(expr, Raw):
-        yield from property_names(_parsed_raw(expr.text))
+    """Every property name ``expr`` refers to, left to right (raw fragments are parsed)."""
+    stack = [expr]  # a stack, not recursion: a left-deep chain may be thousands of nodes long
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Property):
+            yield node.name
+        elif isinstance(node, Comparison | Logical | Arithmetic):
+            stack.append(node.right)
+            stack.append(node.left)
+        elif isinstance(node, Not | Negate):
+            stack.append(node.operand)
+        elif isinstance(node, In):
+            stack.append(node.collection)
+            stack.append(node.operand)
+        elif isinstance(node, Call):
+            stack.extend(reversed(node.args))
+        elif isinstance(node, Raw):
+            stack.append(_parsed_raw(node.text))
 
 
 def check_properties(query: Query, properties: Collection[str]) -> None:

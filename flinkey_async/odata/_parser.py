@@ -1,4 +1,4 @@
-"""OData text -> the same tree the builder makes (precedence climbing, by hand).
+"""OData text -> the same tree the builder makes (operator-precedence parsing, by hand).
 
 Entry points take *decoded* text, as a web framework hands over query values; with
 ``encoded=True`` they first percent-decode (``now%28%20%29`` is ``now( )``) and report error
@@ -8,7 +8,8 @@ positions in the encoded text. Errors are :class:`ODataSyntaxError` with a 0-bas
 OData 4.01 rules followed here: keywords, function names and option names are case-insensitive
 (``EQ``, ``AND``, ``$OrderBy``), ``$`` before an option name is optional, operators need
 whitespace around them, and the whole expression may not start or end with whitespace.
-``in`` binds like a primary operator; ``not`` and ``-`` bind tighter than ``mul``.
+``in`` binds like a primary operator; ``not`` and ``-`` bind tighter than ``mul``. Text may nest
+at most :data:`MAX_NESTING` levels deep.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from flinkey_async.odata._literals import (
 from flinkey_async.odata._printer import BINARY_PRECEDENCE, IN_PRECEDENCE, UNARY_PRECEDENCE
 
 __all__ = [
+    "MAX_NESTING",
     "parse_filter",
     "parse_literal",
     "parse_orderby",
@@ -67,6 +69,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MAX_NESTING: Final = 100
+"""How deeply an expression may nest: each parenthesis, ``not``, unary ``-``, function call and
+``in`` list opens a level, and ``not (`` or ``-(`` opens one. Deeper text is an
+:class:`ODataSyntaxError` ("nested too deeply") where the level past the limit opens, so no
+query can exhaust the stack. A chain such as ``a and b and c ...`` does not nest."""
 
 _WHITESPACE: Final = frozenset(" \t")
 _SUPPORTED_OPTIONS: Final = ("filter", "select", "orderby", "top", "skip", "count")
@@ -113,17 +121,19 @@ def _looks_like_guid(text: str, i: int) -> bool:
 class _Parser:
     """One pass over one decoded text; ``pos`` only moves forward except to undo a peek."""
 
-    __slots__ = ("ahead", "ahead_at", "n", "pos", "text")
+    __slots__ = ("ahead", "ahead_at", "depth", "n", "operand_at", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
         self.pos = 0
         # The last look for an operator: (lowered word, its precedence or -1, end, whether
-        # whitespace follows), and where it was taken. Every level of the precedence climb looks
-        # at the same place when a subexpression ends; the text is only read there once.
+        # whitespace follows), and where it was taken. When the operand of 'not' or '-' ends,
+        # the enclosing expression looks at the same place again; the text is only read once.
         self.ahead: tuple[str, int, int, bool] | None = None
         self.ahead_at = -1
+        self.depth = 0  # levels of nesting open at pos (see expression())
+        self.operand_at = -1  # where the operand of the last 'not' or '-' starts
 
     # -- small tools -----------------------------------------------------------------------
     def error(self, position: int, message: str) -> ODataSyntaxError:
@@ -162,15 +172,27 @@ class _Parser:
         raise fail(self.text, self.pos, expected)
 
     # -- expressions -----------------------------------------------------------------------
-    def expression(self, min_precedence: int = 0) -> Expr:
+    def expression(self, min_precedence: int = 0, opened_at: int = -1) -> Expr:
+        """Operands joined by binary operators of at least ``min_precedence``.
+
+        Operator-precedence parsing with a stack of pending operators, not a call per
+        precedence level: only what really nests (parentheses, ``not``, ``-``, calls, lists)
+        recurses. Each of those passes ``opened_at``, where it starts, and opens a level;
+        more than :data:`MAX_NESTING` levels is an error there.
+        """
+        if opened_at >= 0:
+            if self.depth >= MAX_NESTING:
+                raise self.error(opened_at, f"nested too deeply (more than {MAX_NESTING} levels)")
+            self.depth += 1
         left = self.unary()
         text = self.text
+        pending: list[tuple[str, Expr, int]] = []  # operator, its left operand, its precedence
         while True:
             # One look for "<whitespace><word><whitespace>": an operator continues the
             # expression; anything else ends it and is left to the caller.
             pos = self.pos
             if pos >= self.n or text[pos] not in _WHITESPACE:
-                return left
+                break
             if pos == self.ahead_at:
                 ahead = self.ahead
             else:
@@ -187,17 +209,28 @@ class _Parser:
                     )
                 self.ahead, self.ahead_at = ahead, pos
             if ahead is None:
-                return left
+                break
             word, precedence, end, spaced = ahead
             if precedence < min_precedence:
-                return left
+                break
             if not spaced:
                 raise fail(text, end, f"whitespace after {word!r}")
             self.pos = end
-            if word == "in":
+            if word == "in":  # binds tightest: it takes the operand just read
                 left = _in(left, self.collection())
-            else:
-                left = _MAKERS[word](word, left, self.expression(precedence + 1))
+                continue
+            # Operators group to the left: finish the pending ones that bind at least as tightly.
+            while pending and pending[-1][2] >= precedence:
+                op, first, _ = pending.pop()
+                left = _MAKERS[op](op, first, left)
+            pending.append((word, left, precedence))
+            left = self.unary()
+        while pending:
+            op, first, _ = pending.pop()
+            left = _MAKERS[op](op, first, left)
+        if opened_at >= 0:
+            self.depth -= 1
+        return left
 
     def unary(self) -> Expr:
         text, i = self.text, self.pos
@@ -210,7 +243,8 @@ class _Parser:
         if c == "(":
             self.pos += 1
             self.skip_ws()
-            inner = self.expression()
+            # 'not (' and '-(' are one level: the printer writes them so around any operand.
+            inner = self.expression(0, -1 if i == self.operand_at else i)
             self.skip_ws()
             if self.peek() != ")":
                 hint = "; a list (a,b) may only follow 'in'" if self.peek() == "," else ""
@@ -225,7 +259,8 @@ class _Parser:
                 return self.number_like()
             self.pos += 1
             self.skip_ws()
-            return _negate(self.expression(UNARY_PRECEDENCE))
+            self.operand_at = self.pos
+            return _negate(self.expression(UNARY_PRECEDENCE, i))
         if c == "+":
             return self.number_like()
         if c and self.word_end(i) > i:
@@ -283,7 +318,8 @@ class _Parser:
         if lowered == "not" and after and (after in _WHITESPACE or after == "("):
             self.pos = end
             self.skip_ws()
-            return _not(self.expression(UNARY_PRECEDENCE))
+            self.operand_at = self.pos
+            return _not(self.expression(UNARY_PRECEDENCE, start))
         if after == "(":
             return self.call(word, start, end)
         if after == "'":
@@ -312,7 +348,7 @@ class _Parser:
         args: list[Expr] = []
         if self.peek() != ")":
             while True:
-                args.append(self.expression())
+                args.append(self.expression(0, start))
                 self.skip_ws()
                 if self.peek() == ",":
                     self.pos += 1
@@ -354,12 +390,13 @@ class _Parser:
             if isinstance(collection, Literal):
                 raise fail(self.text, start, "a list such as (1,2) after 'in'")
             return collection
+        opened_at = self.pos
         self.pos += 1
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
             return _list_expr(())
-        first = self.expression()
+        first = self.expression(0, opened_at)
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
@@ -373,7 +410,7 @@ class _Parser:
             self.pos += 1
             self.skip_ws()
             item_at = self.pos
-            item = self.expression()
+            item = self.expression(0, opened_at)
             if not isinstance(item, Literal):
                 raise self.error(item_at, "a list after 'in' may only hold literals")
             items.append(item)

@@ -116,55 +116,7 @@ def _print(expr: Expr) -> str:
     node: Any = expr  # the exact type is checked below, before any attribute is read
     kind = type(node)
     if kind is Logical or kind is Comparison or kind is Arithmetic:
-        op: str = node.op
-        own = BINARY_PRECEDENCE[op]
-        # A child binding looser than its parent is wrapped, on the right also one binding
-        # equally (operators group to the left), and under and/or a mixed and/or child always.
-        left = node.left
-        side = type(left)
-        if side is Property:
-            left_text = left.name
-        elif side is Literal:
-            value = left.value
-            if type(value) is str:
-                left_text = "'" + value.replace("'", "''") + "'"
-            else:
-                left_text = format_literal(value)
-        else:
-            left_text = _print(left)
-            if side is Logical or side is Comparison or side is Arithmetic:
-                child_op = left.op
-                wrap = BINARY_PRECEDENCE[child_op] < own or (
-                    side is Logical and kind is Logical and child_op != op
-                )
-            else:
-                fixed = _FIXED_PRECEDENCE.get(side)
-                wrap = (precedence(left) if fixed is None else fixed) < own
-            if wrap:
-                left_text = f"({left_text})"
-        right = node.right
-        side = type(right)
-        if side is Literal:
-            value = right.value
-            if type(value) is str:
-                right_text = "'" + value.replace("'", "''") + "'"
-            else:
-                right_text = format_literal(value)
-        elif side is Property:
-            right_text = right.name
-        else:
-            right_text = _print(right)
-            if side is Logical or side is Comparison or side is Arithmetic:
-                child_op = right.op
-                wrap = BINARY_PRECEDENCE[child_op] <= own or (
-                    side is Logical and kind is Logical and child_op != op
-                )
-            else:
-                fixed = _FIXED_PRECEDENCE.get(side)
-                wrap = (precedence(right) if fixed is None else fixed) <= own
-            if wrap:
-                right_text = f"({right_text})"
-        return f"{left_text} {op} {right_text}"
+        return _print_binary(node)
     if kind is Property:
         return node.name  # type: ignore[no-any-return]
     if kind is Literal:
@@ -194,6 +146,72 @@ def _print(expr: Expr) -> str:
     if kind is Raw:
         return node.text  # type: ignore[no-any-return]  # parents wrap it: its precedence is 0
     raise TypeError(f"not an OData expression node: {expr!r}")
+
+
+def _print_binary(expr: Any) -> str:
+    """A binary node and the binary nodes down its left side, in one loop, bottom up.
+
+    A left-deep chain (``Query.filter`` and a loop of ``&`` build them) may be thousands of
+    nodes long, which recursion could not follow; right operands recurse, as deep as they nest.
+    A child binding looser than its parent is wrapped, on the right also one binding equally
+    (operators group to the left), and under and/or a mixed and/or child always.
+    """
+    spine: list[Any] | None = None  # the binary nodes above ``node``, top first
+    node = expr
+    left = node.left
+    side = type(left)
+    if side is Logical or side is Comparison or side is Arithmetic:
+        spine = []
+        while side is Logical or side is Comparison or side is Arithmetic:
+            spine.append(node)
+            node = left
+            left = node.left
+            side = type(left)
+    if side is Property:
+        text: str = left.name
+    elif side is Literal:
+        value = left.value
+        text = "'" + value.replace("'", "''") + "'" if type(value) is str else format_literal(value)
+    else:
+        text = _print(left)
+        fixed = _FIXED_PRECEDENCE.get(side)
+        if (precedence(left) if fixed is None else fixed) < BINARY_PRECEDENCE[node.op]:
+            text = f"({text})"
+    while True:
+        op: str = node.op
+        own = BINARY_PRECEDENCE[op]
+        right = node.right
+        side = type(right)
+        if side is Literal:
+            value = right.value
+            if type(value) is str:
+                right_text = "'" + value.replace("'", "''") + "'"
+            else:
+                right_text = format_literal(value)
+        elif side is Property:
+            right_text = right.name
+        elif side is Logical or side is Comparison or side is Arithmetic:
+            right_text = _print_binary(right)
+            child_op = right.op
+            if BINARY_PRECEDENCE[child_op] <= own or (
+                side is Logical and type(node) is Logical and child_op != op
+            ):
+                right_text = f"({right_text})"
+        else:
+            right_text = _print(right)
+            fixed = _FIXED_PRECEDENCE.get(side)
+            if (precedence(right) if fixed is None else fixed) <= own:
+                right_text = f"({right_text})"
+        text += f" {op} {right_text}"  # in place: linear over a long chain
+        if not spine:
+            return text
+        parent = spine.pop()
+        parent_op = parent.op
+        if BINARY_PRECEDENCE[parent_op] > own or (
+            type(node) is Logical and type(parent) is Logical and op != parent_op
+        ):
+            text = f"({text})"
+        node = parent
 
 
 def _print_negate(expr: Negate) -> str:

@@ -25,8 +25,9 @@ from flinkey_async import (
 )
 from flinkey_async import _messages as m
 from flinkey_async._converter import structure, structure_list, unstructure
-from flinkey_async.odata import Query, apply_query, apply_to_entity, fields, raw
-from flinkey_async.sandbox import REFERENCE_TIME, Sandbox
+from flinkey_async._paging import iterate_pages
+from flinkey_async.odata import MAX_NESTING, Query, apply_query, apply_to_entity, fields, raw
+from flinkey_async.sandbox import REFERENCE_TIME, Sandbox, SandboxMessages
 
 from .conftest import World
 
@@ -64,9 +65,7 @@ async def test_cars_list(sb: Sandbox, client: FlinkeyClient, world: World) -> No
     assert got != sb.state.cars(world.cid)[:5]
 
 
-async def test_cars_list_select_and_count(
-    sb: Sandbox, client: FlinkeyClient, world: World
-) -> None:
+async def test_cars_list_select_and_count(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     rows = _rows(sb, world.cid, "cars")
     query = Query().select(C.id, C.name, C.vin).order_by(C.vin.desc(), C.id).count(True)
     got = await client.cars.list(query)
@@ -84,6 +83,47 @@ async def test_cars_list_paging(sb: Sandbox, client: FlinkeyClient, world: World
         sb.state.cars(world.cid), key=lambda car: car.name
     )
     assert [len(page) for page in pages] == [5, 5, 2]
+
+
+async def test_paging_over_ties_ends_the_order_with_id(
+    sb: Sandbox, client: FlinkeyClient, world: World
+) -> None:
+    rows = _rows(sb, world.cid, "products")
+    sent: list[str] = []
+
+    async def fetch(page: Query) -> list[Product]:
+        sent.append(page.params()["$orderby"])
+        return await client.products.list(page)
+
+    query = Query().order_by(P.type.desc())
+    pages = [page async for page in iterate_pages(fetch, page_size=3, query=query)]
+    expected = structure_list(apply_query(query.order_by(P.id), rows), Product)
+    assert [product for page in pages for product in page] == expected
+    assert len({product.type for product in expected}) < len(expected)  # there are ties
+    assert set(sent) == {"type desc,id"}
+
+
+async def test_a_long_chain_of_conditions(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
+    rows = _rows(sb, world.cid, "cars")
+    query = (
+        Query()
+        .filter(*(C.id != row["id"] for row in rows[::2]))
+        .filter(*(C.id != n for n in range(150)))
+    )
+    got = await client.cars.list(query)
+    assert got == structure_list(apply_query(query, rows), Car)
+    assert [car.id for car in got] == [row["id"] for row in rows[1::2]]
+
+
+async def test_non_integer_division_by_zero_is_infinite(
+    sb: Sandbox, client: FlinkeyClient, world: World
+) -> None:
+    rows = _rows(sb, world.cid, "cars")
+    query = Query().filter((C.id / 0.0 > 10**12) & (C.id != rows[0]["id"]))
+    got = await client.cars.list(query)
+    assert [car.id for car in got] == [row["id"] for row in rows[1:]]
+    with pytest.raises(BadRequestError, match="division by zero"):
+        await client.cars.list(Query().filter(C.id / 0 > 1))
 
 
 async def test_products_list(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
@@ -110,8 +150,10 @@ async def test_products_list_by_date(sb: Sandbox, client: FlinkeyClient, world: 
     )
     assert len(dates) >= 2
     cutoff = dates[len(dates) // 2].astimezone(timezone(timedelta(hours=-5)))
-    query = Query().filter(P.dongle_termination_time_stamp < cutoff).order_by(
-        P.dongle_termination_time_stamp.desc()
+    query = (
+        Query()
+        .filter(P.dongle_termination_time_stamp < cutoff)
+        .order_by(P.dongle_termination_time_stamp.desc())
     )
     got = await client.products.list(query)
     assert got == structure_list(apply_query(query, rows), Product)
@@ -122,8 +164,10 @@ async def test_products_list_by_date(sb: Sandbox, client: FlinkeyClient, world: 
 async def test_cars_products(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     rows = [unstructure(p) for p in sb.state.products_of_car(world.cid, world.car)]
     assert len(rows) == 2
-    only_iq = Query().filter(P.type == ProductType.IQ).select(
-        P.id, P.unique_id, P.serial_number, P.sap_number, P.type
+    only_iq = (
+        Query()
+        .filter(P.type == ProductType.IQ)
+        .select(P.id, P.unique_id, P.serial_number, P.sap_number, P.type)
     )
     got = await client.cars.products(world.car, only_iq)
     assert got == structure_list(apply_query(only_iq, rows), Product)
@@ -159,8 +203,10 @@ async def test_products_service(sb: Sandbox, client: FlinkeyClient, world: World
     service = sb.state.service_of_product(world.cid, world.product)
     assert service is not None
     row = unstructure(service)
-    query = Query().select(S.id, S.name, S.is_terminated).filter(
-        S.is_terminated == service.is_terminated
+    query = (
+        Query()
+        .select(S.id, S.name, S.is_terminated)
+        .filter(S.is_terminated == service.is_terminated)
     )
     got = await client.products.service(world.product, query)
     shaped = apply_to_entity(query, row)
@@ -213,7 +259,7 @@ async def test_cars_location(sb: Sandbox, client: FlinkeyClient, world: World) -
     assert got.odometer is None  # not selected
     with pytest.raises(NotFoundError) as caught:
         await client.cars.location(world.car, Query().filter(L.date.is_null()))
-    assert caught.value.message == m.NO_PRODUCTS_ON_CAR
+    assert caught.value.message == SandboxMessages.LOCATION_FILTERED
 
 
 async def test_cars_location_at(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
@@ -228,7 +274,7 @@ async def test_cars_location_at(sb: Sandbox, client: FlinkeyClient, world: World
     assert got.latitude is None
     with pytest.raises(NotFoundError) as caught:
         await client.cars.location_at(world.car, when, Query().filter(L.odometer_date.is_null()))
-    assert caught.value.message == m.NO_PRODUCTS_ON_CAR
+    assert caught.value.message == SandboxMessages.LOCATION_FILTERED
 
 
 # -- literals that must survive the URL ----------------------------------------------------------
@@ -244,9 +290,7 @@ DECOYS = [
 ]
 
 
-async def test_string_literals_round_trip(
-    sb: Sandbox, client: FlinkeyClient, world: World
-) -> None:
+async def test_string_literals_round_trip(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     car_id = await client.cars.create(AWKWARD, description="100% = 'sure'?/ü €")
     for decoy in DECOYS:
         sb.state.add_car(world.cid, decoy, description="decoy")
@@ -299,6 +343,28 @@ async def test_invalid_raw_filter(
     with pytest.raises(BadRequestError) as single:
         await client.products.get(world.product, query)
     assert single.value.message.startswith("Invalid OData query: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 600 + "id gt 0" + ")" * 600,
+        "not " * 600 + "true",
+        "-" * 600 + "id lt 0",
+        "(" * (MAX_NESTING + 1) + "id gt 0" + ")" * (MAX_NESTING + 1),
+    ],
+)
+async def test_deep_nesting_is_a_bad_request(
+    sb: Sandbox, client: FlinkeyClient, world: World, text: str
+) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        await client.cars.list(Query().filter(raw(text)))
+    assert "nested too deeply" in caught.value.message
+    assert sb.counters.responses[("GET /cars", 400)] == 1
+    at_the_limit = "(" * MAX_NESTING + "id gt 0" + ")" * MAX_NESTING
+    assert len(await client.cars.list(Query().filter(raw(at_the_limit)))) == len(
+        _rows(sb, world.cid, "cars")
+    )
 
 
 async def test_unknown_field_fails_before_sending(sb: Sandbox, client: FlinkeyClient) -> None:

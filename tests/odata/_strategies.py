@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
 
+from flinkey_async._converter import format_datetime
 from flinkey_async.odata import (
     FUNCTIONS,
     Arithmetic,
@@ -19,7 +20,9 @@ from flinkey_async.odata import (
     Logical,
     Negate,
     Not,
+    OrderKey,
     Property,
+    Query,
 )
 
 COMPARE_OPS = ["eq", "ne", "gt", "ge", "lt", "le"]
@@ -93,22 +96,50 @@ trees: st.SearchStrategy[Expr] = st.recursive(
     st.one_of(properties, literals), _extend, max_leaves=12
 )
 
-# -- typed trees over car records --------------------------------------------------------------
+# -- typed trees over records as the service sends them ----------------------------------------
 
 TEXT_FIELDS = ["name", "description", "vin", "licensePlate", "brand", "model"]
+DATETIME_FIELDS = ["date", "odometerDate", "dongleTerminationTimeStamp"]
 _short_text = st.text(alphabet="aAbGolf' %&#+é", max_size=6)
+
+# Few instants and offsets, so that records tie, and the same instant is written in two offsets.
+_ZONES = [
+    UTC,
+    timezone(timedelta(hours=2)),
+    timezone(-timedelta(hours=5)),
+    timezone(timedelta(hours=5, minutes=30)),
+]
+_BASE = datetime(2024, 5, 1, 8, tzinfo=UTC)
+
+
+def _moment(hours: int, microseconds: int, zone: timezone) -> datetime:
+    return (_BASE + timedelta(hours=hours, microseconds=microseconds)).astimezone(zone)
+
+
+moments = st.builds(
+    _moment, st.integers(-30, 30), st.sampled_from([0, 0, 500_000, 1]), st.sampled_from(_ZONES)
+)
+# The service's text: ISO 8601 with the offset, 'Z' for UTC (sometimes '+00:00').
+moment_texts = st.one_of(
+    moments.map(format_datetime),
+    moments.map(lambda moment: moment.astimezone(UTC).isoformat()),
+)
 
 car_records = st.fixed_dictionaries(
     {
         "id": st.integers(-50, 50),
         "name": _short_text,
         **{name: st.none() | _short_text for name in TEXT_FIELDS[1:]},
+        **{name: st.none() | moment_texts for name in DATETIME_FIELDS},
+        "odometer": st.none() | st.floats(-30, 30, allow_subnormal=False),
     }
 )
+"""A car's id and text fields, with a location's and a product's date-times and a JSON float."""
 
 _text_leaf = st.one_of(st.sampled_from(TEXT_FIELDS).map(Property), _short_text.map(Literal))
 _int_leaf = st.one_of(
     st.just(Property("id")),
+    st.just(Property("odometer")),
     st.integers(-20, 20).map(Literal),
     st.decimals(min_value=-20, max_value=20, places=2).map(Literal),
     st.floats(-20, 20).map(Literal),
@@ -151,6 +182,53 @@ def _number_expr() -> st.SearchStrategy[Expr]:
 number_exprs = _number_expr()
 
 
+_datetime_leaf = st.one_of(
+    st.sampled_from(DATETIME_FIELDS).map(Property),
+    moments.map(Literal),
+)
+
+
+def _datetime_condition() -> st.SearchStrategy[Expr]:
+    """Date-time fields against each other, against literals, and through functions."""
+    ops = st.sampled_from(COMPARE_OPS)
+    fields = st.sampled_from(DATETIME_FIELDS).map(Property)
+    durations = st.integers(-90, 90).map(lambda minutes: Literal(timedelta(minutes=minutes)))
+    dates = st.dates(date(2024, 4, 29), date(2024, 5, 3)).map(Literal)
+    parts = st.sampled_from(["year", "month", "day", "hour", "minute", "second"])
+    return st.one_of(
+        st.builds(Comparison, ops, fields, fields),
+        st.builds(Comparison, ops, _datetime_leaf, _datetime_leaf),
+        st.builds(Comparison, ops, fields, dates),
+        st.builds(Comparison, st.sampled_from(["eq", "ne"]), fields, st.just(Literal(None))),
+        st.builds(
+            lambda op, a, d, b: Comparison(op, Arithmetic("add", a, d), b),
+            ops,
+            fields,
+            durations,
+            _datetime_leaf,
+        ),
+        st.builds(
+            lambda op, a, b: Comparison(op, Arithmetic("sub", a, b), Literal(timedelta(0))),
+            ops,
+            fields,
+            fields,
+        ),
+        st.builds(
+            lambda op, part, a, n: Comparison(op, Call(part, (a,)), Literal(n)),
+            ops,
+            parts,
+            fields,
+            st.integers(0, 30),
+        ),
+        st.builds(lambda op, a, b: Comparison(op, Call("date", (a,)), b), ops, fields, dates),
+        st.builds(
+            lambda a, items: In(a, ListExpr(tuple(Literal(item) for item in items))),
+            fields,
+            st.lists(moments, min_size=1, max_size=3),
+        ),
+    )
+
+
 def _condition() -> st.SearchStrategy[Expr]:
     text_list = st.lists(_short_text.map(Literal), min_size=1, max_size=3)
     leaf = st.one_of(
@@ -165,6 +243,7 @@ def _condition() -> st.SearchStrategy[Expr]:
         ),
         st.builds(lambda e, items: In(e, ListExpr(tuple(items))), text_exprs, text_list),
         st.sampled_from([Literal(True), Literal(False), Literal(None)]),
+        _datetime_condition(),
     )
 
     def extend(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
@@ -178,12 +257,39 @@ def _condition() -> st.SearchStrategy[Expr]:
 
 conditions = _condition()
 
+_order_keys = st.lists(
+    st.builds(
+        OrderKey,
+        st.one_of(
+            st.sampled_from(["id", *TEXT_FIELDS, *DATETIME_FIELDS, "odometer"]).map(Property),
+            text_exprs,
+            number_exprs,
+        ),
+        st.booleans(),
+    ),
+    max_size=3,
+)
+
+queries = st.builds(
+    lambda condition, keys, skip, top: Query(
+        filter_expr=condition, order_keys=keys, skip_value=skip, top_value=top
+    ),
+    st.none() | conditions,
+    _order_keys,
+    st.none() | st.integers(0, 4),
+    st.none() | st.integers(0, 4),
+)
+"""Whole queries over the records: ``$filter``, ``$orderby``, ``$skip`` and ``$top``."""
+
 __all__ = [
     "car_records",
     "conditions",
     "identifiers",
     "literal_values",
+    "moment_texts",
+    "moments",
     "number_exprs",
+    "queries",
     "text_exprs",
     "trees",
 ]

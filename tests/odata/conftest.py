@@ -16,11 +16,18 @@ from hypothesis import HealthCheck, settings
 PROFILE: Final = "ci" if os.environ.get("HYPOTHESIS_PROFILE", "dev") == "ci" else "dev"
 
 # Examples per property: (a) print/parse round trip (and the same through an encoded URL),
-# (b) evaluation after the round trip, (c) any string as a literal keeps the tree's shape
-# through encoding. The ci counts run in about a minute of CPU on a 2-core machine.
+# (b) evaluation after the round trip, of conditions ("evaluation") and of whole queries with
+# $orderby/$skip/$top ("queries"), (c) any string as a literal keeps the tree's shape through
+# encoding.
 EXAMPLES: Final = {
-    "dev": {"roundtrip": 200, "url": 100, "evaluation": 200, "strings": 200},
-    "ci": {"roundtrip": 1_000, "url": 500, "evaluation": 1_000, "strings": 10_000},
+    "dev": {"roundtrip": 200, "url": 100, "evaluation": 200, "queries": 100, "strings": 200},
+    "ci": {
+        "roundtrip": 1_000,
+        "url": 500,
+        "evaluation": 1_000,
+        "queries": 1_000,
+        "strings": 10_000,
+    },
 }
 
 for _name, _counts in EXAMPLES.items():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from flinkey_async import Car, Product, Service
+from flinkey_async import Car, Location, Product, Service
 from flinkey_async._converter import unstructure
 from flinkey_async.odata import (
+    Literal,
     ODataError,
     Property,
     Query,
@@ -118,15 +121,18 @@ def test_null_rules(text: str, expected: bool | None) -> None:
         ("-7 mod 3", -1),
         ("7 mod -3", 1),
         ("7 divby 2", 3.5),
-        ("7.0 div 2", 3.5),
-        ("1.5 add 1", 2.5),
+        ("7.0 div 2", Decimal("3.5")),
+        ("1.5 add 1", Decimal("2.5")),
+        ("1.1 add 2.2 eq 3.3", True),
+        ("0.1 mul 3 eq 0.3", True),
         ("2 mul 3 sub 1", 5),
         ("-id", -1),
-        ("round(2.5)", 3.0),
-        ("round(-2.5)", -3.0),
-        ("round(2.4)", 2.0),
-        ("floor(-1.5)", -2.0),
-        ("ceiling(1.2)", 2.0),
+        ("round(2.5)", Decimal(3)),
+        ("round(-2.5)", Decimal(-3)),
+        ("round(2.4)", Decimal(2)),
+        ("round(0.49999999999999994)", Decimal(0)),
+        ("floor(-1.5)", Decimal(-2)),
+        ("ceiling(1.2)", Decimal(2)),
         ("round(7)", 7),
         ("id in (1, 2)", True),
         ("name in ('Polo', 'A4')", False),
@@ -143,10 +149,92 @@ def test_values(text: str, expected: Any) -> None:
     assert type(result) is type(expected)
 
 
-@pytest.mark.parametrize("text", ["id div 0", "id mod 0", "1.5 div 0", "id divby 0"])
-def test_division_by_zero_is_an_error(text: str) -> None:
+@pytest.mark.parametrize("text", ["id div 0", "id mod 0", "-7 div 0", "0 mod 0"])
+def test_integer_division_by_zero_is_an_error(text: str) -> None:
     with pytest.raises(ODataError, match="division by zero"):
         ev(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id divby 0", math.inf),
+        ("-id divby 0", -math.inf),
+        ("0 divby 0", math.nan),
+        ("1.5 div 0", math.inf),
+        ("-1.5 div 0", -math.inf),
+        ("0.0 div 0", math.nan),
+        ("1 div 0.0", math.inf),
+        ("1 div -0.0", -math.inf),
+        ("-1 divby -0.0", math.inf),
+        ("1.5 mod 0", math.nan),
+        ("id mod 0.0", math.nan),
+        ("INF mod 2", math.nan),
+        ("NaN div 0", math.nan),
+    ],
+)
+def test_non_integer_division_by_zero_is_ieee(text: str, expected: float) -> None:
+    """OData 4.01: only integer div and mod by zero fail; divby never divides integers."""
+    result = ev(text)
+    assert isinstance(result, float)
+    if math.isnan(expected):
+        assert math.isnan(result)
+    else:
+        assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.49999999999999994, 0.0),
+        (0.5, 1.0),
+        (-0.5, -1.0),
+        (2.5, 3.0),
+        (-2.5, -3.0),
+        (1.4999999999999998, 1.0),
+        (4503599627370497.0, 4503599627370497.0),  # 2**52 + 1: floor(x + 0.5) gives 2**52 + 2
+        (-4503599627370497.0, -4503599627370497.0),
+        (9007199254740993.0, 9007199254740993.0),
+        (1e300, 1e300),
+        (math.inf, math.inf),
+    ],
+)
+def test_round_of_a_float_is_half_away_from_zero(value: float, expected: float) -> None:
+    result = evaluate(func.round(Property("x")), {"x": value})
+    assert type(result) is float
+    assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2.5", "3"),
+        ("-2.5", "-3"),
+        ("0.49999999999999999999", "0"),
+        ("4503599627370496.5", "4503599627370497"),
+        ("12345678901234567890123456789.5", "12345678901234567890123456790"),
+        ("1e+40", "1E+40"),
+    ],
+)
+def test_round_of_a_decimal_is_half_away_from_zero(text: str, expected: str) -> None:
+    result = evaluate(func.round(Literal(Decimal(text))), {})
+    assert result == Decimal(expected)
+    assert str(result) == expected
+
+
+def test_decimals_meet_floats_as_floats() -> None:
+    """A record's JSON number is a float; a decimal literal next to it computes as one."""
+    assert evaluate(Property("x") == Decimal("0.1"), {"x": 0.1}) is True
+    assert evaluate(Property("x") + Decimal("0.1"), {"x": 0.2}) == 0.2 + 0.1
+    assert evaluate(Property("x") * Decimal("1.5"), {"x": 3}) == Decimal("4.5")
+    assert evaluate(parse_filter("x gt 2.5"), {"x": "2.6"}) is True
+
+
+def test_decimal_overflow_is_an_odata_error() -> None:
+    with pytest.raises(ODataError, match="too large"):
+        ev("1e999999 mul 10")
+    with pytest.raises(ODataError, match="too large"):
+        ev("1e100 mod 3.0")
 
 
 @pytest.mark.parametrize(
@@ -213,6 +301,66 @@ PRODUCT = {
 )
 def test_datetime_strings_meet_datetime_literals(expr: Any, expected: bool) -> None:
     assert evaluate(expr, PRODUCT) is expected
+
+
+L = fields(Location)
+
+
+@pytest.mark.parametrize(
+    ("expr", "record", "expected"),
+    [
+        (
+            L.odometer_date < L.date,
+            {"odometerDate": "2024-05-01T10:00:00+02:00", "date": "2024-05-01T09:00:00Z"},
+            True,
+        ),
+        (
+            parse_filter("a gt b"),
+            {"a": "2024-05-01T10:00:00.5Z", "b": "2024-05-01T10:00:00Z"},
+            True,
+        ),
+        (
+            parse_filter("a eq b"),
+            {"a": "2024-05-01T10:00:00+02:00", "b": "2024-05-01T08:00:00Z"},
+            True,
+        ),
+        (
+            parse_filter("a ne b"),
+            {"a": "2024-05-01T10:00:00+02:00", "b": "2024-05-01T08:00:00Z"},
+            False,
+        ),
+        (
+            parse_filter("a lt b"),
+            {"a": "2024-05-01T23:30:00-05:00", "b": "2024-05-02T01:00:00Z"},
+            False,
+        ),
+        (
+            parse_filter("a in ('2024-05-01T08:00:00Z')"),
+            {"a": "2024-05-01T10:00:00+02:00"},
+            True,
+        ),
+    ],
+)
+def test_two_datetime_strings_compare_as_instants(
+    expr: Any, record: dict[str, Any], expected: bool
+) -> None:
+    assert evaluate(expr, record) is expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("2024-05-01T10:00:00+02:00 (Berlin)", "2024-05-01T09:00:00Z"),  # more after the offset
+        ("2024-05-01T10:00:00", "2024-05-01T09:00:00Z"),  # no offset
+        ("2024-05-01 10:00:00+02:00", "2024-05-01T09:00:00Z"),  # no 'T'
+        ("2024-05-01", "2024-05-01T09:00:00Z"),  # a date only
+        ("2024-05-01T10:00:00+02:00", "Golf"),
+    ],
+)
+def test_other_strings_stay_strings(a: str, b: str) -> None:
+    """Only whole OData date-times are read as instants: other text compares as text."""
+    assert evaluate(Property("a") > Property("b"), {"a": a, "b": b}) is (a > b)
+    assert evaluate(Property("a") == Property("b"), {"a": a, "b": b}) is False
 
 
 def test_now_can_be_fixed() -> None:
@@ -327,11 +475,15 @@ def test_numbers_sent_as_strings_compare_as_numbers() -> None:
     assert evaluate(Property("longitude") == 13.4, location) is True
 
 
-def test_decimal_literals_compute_as_floats() -> None:
-    from decimal import Decimal
-
-    from flinkey_async.odata import Literal
-
-    assert evaluate(Literal(Decimal("0.5")) + 1, {}) == 1.5
+def test_decimal_literals_compute_as_decimals() -> None:
+    assert evaluate(Literal(Decimal("0.5")) + 1, {}) == Decimal("1.5")
+    assert evaluate(Literal(0.1) + Literal(0.2) == Literal(0.3), {}) is True
     value = evaluate(Literal(Decimal("sNaN")), {})
     assert value != value  # NaN
+
+
+def test_float_literals_compute_as_the_decimal_they_are_sent_as() -> None:
+    """The builder's tree and the one the service parses from its text give one answer."""
+    for expr in (Literal(0.1) + 0.2, Literal(1e16) + 1, Literal(-0.0), Literal(2.5) / 0):
+        reparsed = parse_filter(str(expr))
+        assert repr(evaluate(expr, {})) == repr(evaluate(reparsed, {}))
