@@ -18,7 +18,8 @@ Also available as ``flinkey-async sandbox`` / ``python -m flinkey_async.sandbox`
 pytest, as the ``flinkey_sandbox`` and ``flinkey_client`` fixtures.
 
 The names below are loaded on first use, so that importing ``flinkey_async.sandbox.pytest_plugin``
-(which pytest does in every run once the package is installed) costs nothing and needs no extra.
+(which pytest does in every run once the package is installed) loads neither the server nor
+PyJWT and needs no extra; it still imports the ``flinkey_async`` package (the client) first.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import ENDPOINTS, ODATA_ENDPOINTS, SandboxMessages
+    from ._app import SandboxMessages
     from ._auth import Credentials
     from ._data import REFERENCE_TIME, FleetSpec, generate, is_valid_vin, vin_check_digit
     from ._faults import Counters, FaultConfig, FaultKind, Faults
+    from ._routes import ENDPOINTS, ODATA_ENDPOINTS, ROUTES
     from ._server import Sandbox
     from ._state import MemberKind, OdometerReading, Position, SandboxState
 
@@ -38,6 +40,7 @@ __all__ = [
     "ENDPOINTS",
     "ODATA_ENDPOINTS",
     "REFERENCE_TIME",
+    "ROUTES",
     "Counters",
     "Credentials",
     "FaultConfig",
@@ -56,8 +59,9 @@ __all__ = [
 ]
 
 _HOMES = {
-    "ENDPOINTS": "._app",
-    "ODATA_ENDPOINTS": "._app",
+    "ENDPOINTS": "._routes",
+    "ODATA_ENDPOINTS": "._routes",
+    "ROUTES": "._routes",
     "SandboxMessages": "._app",
     "Credentials": "._auth",
     "REFERENCE_TIME": "._data",

@@ -17,7 +17,9 @@ things:
 An exception a handler does not expect becomes ``500 Internal server error.`` (plain text).
 
 Rows are served from the state's cached JSON form; OData options, on the endpoints the pages
-mark, go through :mod:`flinkey_async.odata` (the same parser and evaluator the client uses).
+mark, go through :mod:`flinkey_async.odata` (the same parser and evaluator the client uses),
+after a check against the entity's model (:mod:`._odata`) so a type clash is a 400 whatever
+the data.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ from .._converter import unstructure
 from .._exceptions import ODataError
 from .._json import dumps, loads
 from .._models import Car, Location, Product, Service, wire_name
-from ..odata import Query, apply_query, apply_to_entity, parse_query
+from ..odata import Query, apply_query, apply_to_entity, check_properties, parse_query
 from ._auth import Credentials, TokenAuthority
 from ._faults import PRE_KINDS, Counters, Decision, FaultKind, Faults
+from ._odata import Schema, check_types, public_problem, schema_of
+from ._routes import CUSTOMERS_ENDPOINT, ENDPOINTS, ODATA_ENDPOINTS, TOKEN_ENDPOINT
 from ._state import MemberKind, SandboxState
 
 __all__ = [
@@ -98,6 +102,7 @@ class SandboxMessages:
     FIELD_TYPE: Final = "The field '{field}' must be a string or null."
     ID_TYPE: Final = "The field '{field}' must be an integer."
     ODATA: Final = "Invalid OData query: {problem}"
+    LOCATION_FILTERED: Final = "The location of this car does not match the $filter."
     TOKEN_CONTENT_TYPE: Final = (
         "The token request must be sent as application/x-www-form-urlencoded."
     )
@@ -200,6 +205,11 @@ def _member_id(body: Mapping[str, Any], field: str) -> int | None:
     return value
 
 
+def _name_length(name: str) -> int:
+    """The length the service checks: .NET counts UTF-16 code units, so an emoji counts two."""
+    return len(name.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -254,19 +264,30 @@ def _parse_search_date(text: str) -> datetime:
 _EMPTY_QUERY: Final = Query()
 
 
-def _wire_names(model: type[Any]) -> frozenset[str]:
-    return frozenset(wire_name(field.name) for field in attrs.fields(model))
+@attrs.frozen
+class _Entity:
+    """What an OData query may name on one kind of entity, and the kinds of its values."""
+
+    properties: frozenset[str]
+    schema: Schema
+
+    @classmethod
+    def of(cls, model: type[Any]) -> _Entity:
+        names = frozenset(wire_name(field.name) for field in attrs.fields(model))
+        return cls(names, schema_of(model))
 
 
-CAR_PROPERTIES: Final = _wire_names(Car)
-PRODUCT_PROPERTIES: Final = _wire_names(Product)
-SERVICE_PROPERTIES: Final = _wire_names(Service)
-LOCATION_PROPERTIES: Final = _wire_names(Location)
+CAR: Final = _Entity.of(Car)
+PRODUCT: Final = _Entity.of(Product)
+SERVICE: Final = _Entity.of(Service)
+LOCATION: Final = _Entity.of(Location)
 
 
-def _odata_query(request: web.Request) -> Query | None:
-    """The request's OData options (None without any); options that do not parse answer 400.
+def _odata_query(request: web.Request, entity: _Entity) -> Query | None:
+    """The request's OData options (None without any), checked against the entity.
 
+    Options that do not parse, name an unknown property or compare a property with a literal of
+    another type answer 400 here, before any lookup, so the answer depends on the query alone.
     The query string is decoded as the live service's web framework decodes it: ``%XX``
     escapes, and ``+`` as a space (a literal plus must be sent as ``%2B``). A repeated option
     is an error.
@@ -275,14 +296,19 @@ def _odata_query(request: web.Request) -> Query | None:
         return None
     try:
         query = parse_query(request.query)
+        check_properties(query, entity.properties)
+        check_types(query, entity.schema)
     except ODataError as exc:
         raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
     return None if query == _EMPTY_QUERY else query
 
 
-def _odata_list(
-    query: Query | None, rows: list[dict[str, Any]], properties: frozenset[str]
-) -> web.Response:
+def _evaluation_failed(exc: ODataError) -> _Reply:
+    """A 400 for a type error met on a row: it names types, never the row's values."""
+    return _fail(400, SandboxMessages.ODATA.format(problem=public_problem(exc)))
+
+
+def _odata_list(query: Query | None, rows: list[dict[str, Any]]) -> web.Response:
     """A list answer under ``$filter``/``$orderby``/``$skip``/``$top``/``$select``.
 
     ``$count`` is checked and accepted, and the body stays a plain array without a count, as
@@ -291,21 +317,23 @@ def _odata_list(
     if query is None:
         return _json(200, rows)
     try:
-        return _json(200, apply_query(query, rows, properties=properties))
+        return _json(200, apply_query(query, rows))
     except ODataError as exc:
-        raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+        raise _evaluation_failed(exc) from None
 
 
-def _odata_entity(
-    query: Query | None, row: dict[str, Any], properties: frozenset[str], not_found: str
-) -> web.Response:
-    """A single entity under ``$select``; a ``$filter`` it does not pass answers 404."""
+def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> web.Response:
+    """A single entity under ``$select``; a ``$filter`` it does not pass answers 404.
+
+    ``not_found`` is the endpoint's text for "this entity does not exist" (as if the id were
+    unknown), or, where no documented text says only that, the sandbox's own.
+    """
     if query is None:
         return _json(200, row)
     try:
-        shaped = apply_to_entity(query, row, properties=properties)
+        shaped = apply_to_entity(query, row)
     except ODataError as exc:
-        raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+        raise _evaluation_failed(exc) from None
     if shaped is None:
         raise _fail(404, not_found)
     return _json(200, shaped)
@@ -344,56 +372,6 @@ _MEMBERS: Final[dict[MemberKind, tuple[str, str, str, str, str]]] = {
         messages.PRODUCT_NOT_IN_GROUP,
     ),
 }
-
-ENDPOINTS: Final = (
-    "GET /products",
-    "GET /products/{productId}",
-    "GET /products/{productId}/services",
-    "GET /products/{productId}/cars",
-    "GET /cars",
-    "GET /cars/{carId}",
-    "PUT /cars",
-    "PATCH /cars/{carId}",
-    "DELETE /cars/{carId}",
-    "GET /cars/{carId}/products",
-    "GET /cars/{carId}/location",
-    "GET /cars/{carId}/location/{searchDate}",
-    "GET /groups",
-    "GET /groups/{groupId}/cars",
-    "GET /groups/{groupId}/users",
-    "GET /groups/{groupId}/services",
-    "GET /groups/{groupId}/products",
-    "PUT /groups",
-    "PUT /groups/{groupId}/cars",
-    "PUT /groups/{groupId}/users",
-    "PUT /groups/{groupId}/services",
-    "PUT /groups/{groupId}/products",
-    "PATCH /groups/{groupId}",
-    "DELETE /groups/{groupId}",
-    "DELETE /groups/{groupId}/users/{userId}",
-    "DELETE /groups/{groupId}/cars/{carId}",
-    "DELETE /groups/{groupId}/services/{serviceId}",
-    "DELETE /groups/{groupId}/products/{productId}",
-)
-"""The 28 endpoints of the reference pages, as ``"METHOD /template"``."""
-
-ODATA_ENDPOINTS: Final = frozenset(
-    {
-        "GET /products",
-        "GET /products/{productId}",
-        "GET /products/{productId}/services",
-        "GET /products/{productId}/cars",
-        "GET /cars",
-        "GET /cars/{carId}",
-        "GET /cars/{carId}/products",
-        "GET /cars/{carId}/location",
-        "GET /cars/{carId}/location/{searchDate}",
-    }
-)
-"""The endpoints whose page says "The returned data can be manipulated using OData"."""
-
-TOKEN_ENDPOINT: Final = "POST /oauth2/token"
-CUSTOMERS_ENDPOINT: Final = "GET /customers"
 
 
 class _SandboxApp:
@@ -572,17 +550,17 @@ class _SandboxApp:
     # -- products --------------------------------------------------------------------------
 
     async def list_products(self, request: web.Request, cid: int) -> web.Response:
-        return _odata_list(_odata_query(request), self.state.products_wire(cid), PRODUCT_PROPERTIES)
+        return _odata_list(_odata_query(request, PRODUCT), self.state.products_wire(cid))
 
     async def get_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, PRODUCT)
         row = self.state.product_wire(cid, _path_id(request, "productId"))
         if row is None:
             raise _fail(404, messages.PRODUCT_NOT_FOUND)
-        return _odata_entity(query, row, PRODUCT_PROPERTIES, messages.PRODUCT_NOT_FOUND)
+        return _odata_entity(query, row, messages.PRODUCT_NOT_FOUND)
 
     async def service_of_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, SERVICE)
         product_id = _path_id(request, "productId")
         if self.state.product(cid, product_id) is None:
             raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
@@ -590,10 +568,10 @@ class _SandboxApp:
         if service is None:
             raise _fail(404, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
         row = self.state.wire("services", service.id)
-        return _odata_entity(query, row, SERVICE_PROPERTIES, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
+        return _odata_entity(query, row, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
 
     async def car_of_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, CAR)
         product_id = _path_id(request, "productId")
         if self.state.product(cid, product_id) is None:
             raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
@@ -601,19 +579,19 @@ class _SandboxApp:
         if car is None:
             raise _fail(404, messages.CAR_OF_PRODUCT_NOT_FOUND)
         row = self.state.wire("cars", car.id)
-        return _odata_entity(query, row, CAR_PROPERTIES, messages.CAR_OF_PRODUCT_NOT_FOUND)
+        return _odata_entity(query, row, messages.CAR_OF_PRODUCT_NOT_FOUND)
 
     # -- cars ------------------------------------------------------------------------------
 
     async def list_cars(self, request: web.Request, cid: int) -> web.Response:
-        return _odata_list(_odata_query(request), self.state.cars_wire(cid), CAR_PROPERTIES)
+        return _odata_list(_odata_query(request, CAR), self.state.cars_wire(cid))
 
     async def get_car(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, CAR)
         row = self.state.car_wire(cid, _path_id(request, "carId"))
         if row is None:
             raise _fail(404, messages.CAR_NOT_FOUND)
-        return _odata_entity(query, row, CAR_PROPERTIES, messages.CAR_NOT_FOUND)
+        return _odata_entity(query, row, messages.CAR_NOT_FOUND)
 
     async def create_car(self, request: web.Request, cid: int) -> web.Response:
         body = await _json_object(request)
@@ -653,7 +631,7 @@ class _SandboxApp:
         return _no_content()
 
     async def products_of_car(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, PRODUCT)
         car_id = _path_id(request, "carId")
         if self.state.car(cid, car_id) is None:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
@@ -661,7 +639,7 @@ class _SandboxApp:
         if not product_ids:
             raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
         rows = [self.state.wire("products", p) for p in product_ids]
-        return _odata_list(query, rows, PRODUCT_PROPERTIES)
+        return _odata_list(query, rows)
 
     async def location(self, request: web.Request, cid: int) -> web.Response:
         return self._location(request, cid, None)
@@ -670,14 +648,15 @@ class _SandboxApp:
         return self._location(request, cid, _parse_search_date(request.match_info["searchDate"]))
 
     def _location(self, request: web.Request, cid: int, at: datetime | None) -> web.Response:
-        query = _odata_query(request)
+        query = _odata_query(request, LOCATION)
         car_id = _path_id(request, "carId")
         if self.state.car(cid, car_id) is None:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
         if not self.state.has_products(car_id):
             raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
         row = unstructure(self.state.location(cid, car_id, at))
-        return _odata_entity(query, row, LOCATION_PROPERTIES, messages.NO_PRODUCTS_ON_CAR)
+        # The car exists and has products: neither documented 404 text would be true here.
+        return _odata_entity(query, row, SandboxMessages.LOCATION_FILTERED)
 
     # -- groups ----------------------------------------------------------------------------
 
@@ -701,7 +680,7 @@ class _SandboxApp:
         if _blank(name):
             raise _fail(400, messages.GROUP_NAME_MISSING)
         assert isinstance(name, str)
-        if len(name) > messages.MAX_GROUP_NAME_LENGTH:
+        if _name_length(name) > messages.MAX_GROUP_NAME_LENGTH:
             raise _fail(400, messages.GROUP_NAME_TOO_LONG)
         if self.state.group_named(cid, name) is not None:
             raise _fail(409, messages.GROUP_NAME_TAKEN)
@@ -742,7 +721,7 @@ class _SandboxApp:
             if _blank(value):
                 raise _fail(400, messages.GROUP_NAME_BLANK)
             assert isinstance(value, str)
-            if len(value) > messages.MAX_GROUP_NAME_LENGTH:
+            if _name_length(value) > messages.MAX_GROUP_NAME_LENGTH:
                 raise _fail(400, messages.GROUP_NAME_TOO_LONG)
             new_name = value
         if new_name is not None:

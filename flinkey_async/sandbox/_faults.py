@@ -10,6 +10,9 @@ Faults are off by default. Two ways to switch them on:
 * **One-shot faults** (``sb.faults.reset_after_next("PUT /cars")``): the next N matching
   requests get exactly that fault. They win over rates, so tests stay deterministic.
 
+A route is an endpoint template exactly as :data:`~._routes.ROUTES` spells it; any other string
+is refused with a ValueError, since a fault on a route that never matches would never fire.
+
 Every fault that fires is counted in :class:`Counters` (``faults[("PUT /cars", "reset_after")]``),
 next to the requests per endpoint and the entities created, so a test can prove that a client did
 not replay a create or asked for one token only.
@@ -23,6 +26,8 @@ from collections import Counter, deque
 from typing import Any
 
 import attrs
+
+from ._routes import TOKEN_ENDPOINT, check_route
 
 __all__ = ["Counters", "FaultConfig", "FaultKind", "Faults"]
 
@@ -71,11 +76,12 @@ def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None
 
 
 def _routes(value: Any) -> frozenset[str] | None:
+    """The routes as a set, each checked: a misspelt route would silently never fault."""
     if value is None:
         return None
     if isinstance(value, str):
-        return frozenset({value})
-    return frozenset(value)
+        return frozenset({check_route(value)})
+    return frozenset(check_route(route) for route in value)
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -98,7 +104,7 @@ class FaultConfig:
     """While true, the token endpoint answers 503: no new tokens (issued ones keep working)."""
     routes: frozenset[str] | None = attrs.field(default=None, converter=_routes)
     """Endpoints the rates and latency apply to (``"PUT /cars"``, ``"GET /cars/{carId}"``);
-    ``None`` means every endpoint."""
+    ``None`` means every endpoint. A route the sandbox does not serve is a ValueError."""
 
     def __attrs_post_init__(self) -> None:
         if self.total_rate > 1.0 + 1e-9:
@@ -177,8 +183,13 @@ class Faults:
         count: int = 1,
         retry_after: int | None = None,
     ) -> None:
-        """Give the next ``count`` requests to ``route`` (any endpoint if None) this fault."""
+        """Give the next ``count`` requests to ``route`` (any endpoint if None) this fault.
+
+        ``route`` must be one the sandbox serves (ValueError naming close matches otherwise).
+        """
         fault = FaultKind(kind)
+        if route is not None:
+            check_route(route)
         if fault is FaultKind.LATENCY:
             raise ValueError("latency is configured with FaultConfig(latency=...)")
         if count < 1:
@@ -304,7 +315,7 @@ class Counters:
     @property
     def token_requests(self) -> int:
         """Requests to the token endpoint, answered or not."""
-        return self.requests["POST /oauth2/token"]
+        return self.requests[TOKEN_ENDPOINT]
 
     @property
     def total_requests(self) -> int:

@@ -14,9 +14,14 @@ Installed with the package (``pytest11`` entry point ``flinkey_async``); nothing
   otherwise).
 * ``flinkey_client``: a ``FlinkeyClient`` logged in to that sandbox as its first customer.
 
-The fixtures are async and need pytest-asyncio; the sandbox needs the
-``sandbox`` extra (PyJWT). Both are imported only when a test asks for a fixture, so having the
-package installed never slows down or breaks an unrelated test run.
+The fixtures are async and need pytest-asyncio; the sandbox needs the ``sandbox`` extra
+(PyJWT).
+
+What loading the plugin costs (pytest loads it in every run once the package is installed):
+this module and pytest-asyncio, plus the ``flinkey_async`` package itself, since Python imports
+a package before its modules; that is the client and aiohttp, as ``import flinkey_async``.
+The sandbox server, PyJWT and :mod:`flinkey_async.odata` are imported only when a test asks for
+a fixture, so a run that uses no fixture needs no ``sandbox`` extra.
 """
 
 from __future__ import annotations

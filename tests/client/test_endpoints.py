@@ -31,7 +31,7 @@ from .conftest import CUSTOMER_ID, Mocked
 from .endpoints import ALL, ENDPOINTS, ERROR_CASES, Endpoint, case_id
 from .fake_secrets import API_KEY, TOKEN_PREFIX
 
-PAGES = Path(__file__).parent / "api_pages"
+PAGES = Path(__file__).parents[1] / "api_pages"
 TRACE_ID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
 

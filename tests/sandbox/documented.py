@@ -2,8 +2,9 @@
 
 ``(status, message)``: the plain-text body (400, 404, 409, 500) or the ``message`` of the 401
 JSON body; ``None`` for answers that are a JSON document (2xx bodies, the 415 problem document)
-or empty (204). ``test_conformance.test_table_is_exactly_the_pages`` proves this table equals
-what the pages say, so the sandbox tests that use it also hold when the pages are not at hand.
+or empty (204). The conformance test takes its rows from the pages, not from here;
+``test_conformance.test_table_is_exactly_the_pages`` proves this table equals what the pages
+say, so a constant of ``_messages`` that drifts from its page is caught.
 
 Note what the pages leave out, kept here as they are: ``GET /cars`` documents no 404.
 """

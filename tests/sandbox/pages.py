@@ -1,4 +1,4 @@
-"""Reads the reference pages (``shared/api-docs/*.txt``) into documented answers.
+"""Reads the reference pages (``tests/api_pages/*.txt``) into documented answers.
 
 A page lists, per endpoint (``GET /cars/{carId}``), ``Response`` blocks: a status line
 (``404 NOT FOUND``) and a body: plain-text messages one per line, JSON documents (401 bodies, the
@@ -16,10 +16,17 @@ from typing import Any
 
 import attrs
 
-DOCS = Path(
+DOCS = Path(__file__).resolve().parents[1] / "api_pages"
+"""The pages the tests read: byte-identical copies, kept in the repository (``tests/api_pages``)."""
+
+PAGE_FILES = ("cars.txt", "groups.txt", "products.txt")
+"""The copies: one per endpoint page (cars, groups, products)."""
+
+SHARED = Path(
     os.environ.get("FLINKEY_API_DOCS", Path(__file__).resolve().parents[3] / "shared" / "api-docs")
 )
-"""Where the pages are: ``shared/`` beside the repository (override: ``FLINKEY_API_DOCS``)."""
+"""Where the published pages may also be: ``shared/api-docs`` beside the repository (override:
+``FLINKEY_API_DOCS``); only the check that the copies are still identical needs them."""
 
 ODATA_TIP = "The returned data can be manipulated using OData."
 
@@ -56,16 +63,25 @@ class Pages:
         return [a for a in self.answers if a.route == route and a.status == status]
 
 
-def available() -> bool:
-    return DOCS.is_dir() and any(DOCS.glob("*.txt"))
+def endpoint_pages(directory: Path) -> list[Path]:
+    """The ``.txt`` files of ``directory`` that document at least one endpoint."""
+    return [
+        page
+        for page in sorted(directory.glob("*.txt"))
+        if any(_ROUTE.fullmatch(line.strip()) for line in page.read_text("utf-8").splitlines())
+    ]
 
 
 def read_pages(directory: Path = DOCS) -> Pages:
+    """Every page's endpoints and answers; a missing page is an error, never an empty table."""
+    missing = [name for name in PAGE_FILES if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"reference pages missing from {directory}: {', '.join(missing)}")
     routes: list[str] = []
     odata: set[str] = set()
     answers: list[Documented] = []
-    for page in sorted(directory.glob("*.txt")):
-        _read_page(page.read_text(encoding="utf-8"), routes, odata, answers)
+    for name in PAGE_FILES:
+        _read_page((directory / name).read_text(encoding="utf-8"), routes, odata, answers)
     unique: dict[tuple[str, int, str | None], Documented] = {}
     for answer in answers:
         unique.setdefault(answer.key, answer)

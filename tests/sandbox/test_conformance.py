@@ -1,9 +1,10 @@
 """Conformance: for every (endpoint, status, message) the pages document, the sandbox answers
 exactly that, byte for byte, to raw HTTP requests (no client involved).
 
-The rows come from the pages themselves (``shared/api-docs``, read by :mod:`.pages`) when they
-are beside the repository, else from the table in :mod:`.documented` (built from
-``_messages``); ``test_table_is_exactly_the_pages`` proves the two say the same.
+The rows come from the pages themselves: the copies in ``tests/api_pages``, read by
+:mod:`.pages`. Without them the module fails to load: a missing page must fail the run, not
+shrink the table. ``test_copies_are_the_published_pages`` checks the copies against the published
+pages when those are beside the repository.
 
 How each kind of answer is provoked:
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -34,17 +36,16 @@ from . import documented, pages
 from .rawhttp import Api, Reply
 from .world import UNKNOWN_ID, Call, World, build_world, valid_call
 
-PAGES = pages.read_pages() if pages.available() else None
+PAGES = pages.read_pages()
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _rows() -> list[Any]:
-    if PAGES is not None:
-        found = [(a.route, a.status, a.message) for a in PAGES.answers]
-    else:
-        found = documented.rows()
     return [
-        pytest.param(route, status, message, id=f"{route} {status} {message or ''}"[:110])
-        for route, status, message in found
+        pytest.param(
+            a.route, a.status, a.message, id=f"{a.route} {a.status} {a.message or ''}"[:110]
+        )
+        for a in PAGES.answers
     ]
 
 
@@ -214,16 +215,7 @@ async def test_documented_answer(
 def _check_problem(route: str, reply: Reply) -> None:
     assert reply.content_type == "application/problem+json; charset=utf-8"
     problem = reply.json()
-    expected = (
-        PAGES.of(route, 415)[0].document
-        if PAGES is not None
-        else {
-            "type": m.UNSUPPORTED_MEDIA_TYPE_TYPE,
-            "title": m.UNSUPPORTED_MEDIA_TYPE_TITLE,
-            "status": "415",
-            "traceId": "<traceId>",
-        }
-    )
+    expected = PAGES.of(route, 415)[0].document
     assert set(problem) == set(expected)
     for key in ("type", "title", "status"):
         assert problem[key] == expected[key]
@@ -243,8 +235,7 @@ def _check_success(route: str, status: int, reply: Reply) -> None:
     for item in items:
         assert set(item) == names  # every documented property, nothing else
         structure(item, model)  # and the library's own models accept it
-    if PAGES is not None:
-        _check_schema(PAGES.of(route, status)[0].document, body, "$")
+    _check_schema(PAGES.of(route, status)[0].document, body, "$")
 
 
 def _check_schema(schema: dict[str, Any], value: Any, path: str) -> None:
@@ -280,44 +271,64 @@ def _check_schema(schema: dict[str, Any], value: Any, path: str) -> None:
             _check_schema(schema["items"], item, f"{path}[{index}]")
 
 
-# -- the table, the pages and the sandbox say the same ------------------------------------------
+# -- the pages, the table and the sandbox say the same ------------------------------------------
 
 
-def _need_pages() -> pages.Pages:
-    if PAGES is None:
-        pytest.skip(f"the reference pages are not at {pages.DOCS} (set FLINKEY_API_DOCS)")
-    return PAGES
+def test_the_pages_are_read_from_the_repository() -> None:
+    """The run depends on nothing outside the repository, and every page yields rows."""
+    assert pages.DOCS.is_relative_to(REPOSITORY)
+    for name in pages.PAGE_FILES:
+        assert (pages.DOCS / name).is_file(), name
+    assert {route.split(" /")[1].split("/")[0] for route in PAGES.routes} == {
+        "cars", "groups", "products",
+    }  # fmt: skip
+    assert {answer.route for answer in PAGES.answers} == set(PAGES.routes)
+    assert len(ROWS) == len(PAGES.answers)
+
+
+def test_missing_pages_fail_instead_of_giving_an_empty_table(tmp_path: Path) -> None:
+    (tmp_path / "cars.txt").write_text("GET /cars\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"groups\.txt, products\.txt"):
+        pages.read_pages(tmp_path)
+
+
+def test_copies_are_the_published_pages() -> None:
+    """Each copy is byte for byte one of the published endpoint pages, and none is left out."""
+    if not pages.SHARED.is_dir():
+        pytest.skip(f"the published pages are not at {pages.SHARED} (set FLINKEY_API_DOCS)")
+    published = pages.endpoint_pages(pages.SHARED)
+    copies = {(pages.DOCS / name).read_bytes() for name in pages.PAGE_FILES}
+    assert len(copies) == len(pages.PAGE_FILES)
+    assert {page.read_bytes() for page in published} == copies
 
 
 def test_table_is_exactly_the_pages() -> None:
-    found = _need_pages()
-    from_pages = {(a.route, a.status, a.message) for a in found.answers}
+    from_pages = {(a.route, a.status, a.message) for a in PAGES.answers}
     assert from_pages == set(documented.rows())
 
 
 def test_every_documented_message_is_a_constant() -> None:
     """Each message of the pages is one of ``_messages``' constants, character for character."""
-    found = _need_pages()
     constants = {
         value for name, value in vars(m).items() if name.isupper() and isinstance(value, str)
     }
-    for answer in found.answers:
+    for answer in PAGES.answers:
         if answer.message is not None:
             assert answer.message in constants, answer
 
 
 def test_the_sandbox_serves_the_pages_endpoints() -> None:
-    found = _need_pages()
-    assert tuple(found.routes) == ENDPOINTS
-    assert found.odata == ODATA_ENDPOINTS
+    """The same 28 endpoints (the pages' order is the files' order, so compare sets)."""
+    assert len(PAGES.routes) == len(set(PAGES.routes)) == 28
+    assert set(PAGES.routes) == set(ENDPOINTS)
+    assert len(ENDPOINTS) == len(set(ENDPOINTS))
+    assert PAGES.odata == ODATA_ENDPOINTS
 
 
-def test_table_covers_all_28_endpoints_with_scenarios() -> None:
-    """Copy-independent: every row of the table has a way to provoke it."""
+def test_every_documented_answer_has_a_scenario() -> None:
     assert set(documented.DOCUMENTED) == set(ENDPOINTS)
-    assert len(ENDPOINTS) == 28
     generic = {m.INVALID_API_KEY, m.INVALID_TOKEN, m.MANAGER_NOT_FOUND, m.INTERNAL_SERVER_ERROR}
-    for route, status, message in documented.rows():
-        if message is None or message in generic:
+    for answer in PAGES.answers:
+        if answer.message is None or answer.message in generic:
             continue
-        assert (route, message) in SPECIFIC, (route, status, message)
+        assert (answer.route, answer.message) in SPECIFIC, answer

@@ -349,6 +349,36 @@ async def test_create_group_name_too_long(api: Api) -> None:
     assert (reply.status, reply.text) == (400, m.GROUP_NAME_TOO_LONG)
 
 
+EMOJI = "\N{AUTOMOBILE}"  # outside the BMP: two UTF-16 code units
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        pytest.param(EMOJI * 125, 201, id="125 emoji, 250 units"),
+        pytest.param(EMOJI * 126, 400, id="126 emoji, 252 units"),
+        pytest.param("x" * 249 + EMOJI, 400, id="250 code points, 251 units"),
+        pytest.param("\N{LATIN SMALL LETTER E WITH ACUTE}" * 250, 201, id="250 BMP letters"),
+    ],
+)
+async def test_group_name_length_counts_utf16_code_units(
+    api: Api, sandbox: Sandbox, world: World, name: str, status: int
+) -> None:
+    """The service is .NET, whose string length is in UTF-16 code units."""
+    other = sandbox.customer_ids[1]  # no name clash with the rename below
+    created = await api.call("PUT", "/groups", json_body={"name": name}, customer_id=other)
+    renamed = await api.call("PATCH", f"/groups/{world.group}", json_body=_patch("/name", name))
+    if status == 201:
+        assert created.status == 201, created.text
+        assert renamed.status == 204, renamed.text
+        assert sandbox.state.group(world.customer_id, world.group).name == name
+    else:
+        assert (created.status, created.text) == (400, m.GROUP_NAME_TOO_LONG)
+        assert (renamed.status, renamed.text) == (400, m.GROUP_NAME_TOO_LONG)
+        assert m.GROUP_NAME_TOO_LONG == "The group name must be of maximum length '250'."
+        assert sandbox.state.group(world.customer_id, world.group).name == world.group_name
+
+
 async def test_group_names_are_unique_per_customer(api: Api, sandbox: Sandbox) -> None:
     assert (await api.call("PUT", "/groups", json_body={"name": "Fleet A"})).status == 201
     for name in ("Fleet A", "fleet a"):

@@ -9,7 +9,9 @@ import aiohttp
 import pytest
 
 from flinkey_async import _messages as m
-from flinkey_async.sandbox import FaultConfig, FaultKind, Faults, Sandbox
+from flinkey_async.sandbox import ENDPOINTS, ROUTES, FaultConfig, FaultKind, Faults, Sandbox
+from flinkey_async.sandbox._app import _SandboxApp
+from flinkey_async.sandbox._cli import main
 
 from .rawhttp import Api, http_request, raw_exchange
 
@@ -256,6 +258,79 @@ def test_fault_config_routes_accept_a_single_route() -> None:
     assert config.routes == frozenset({"PUT /cars"})
     assert config.applies_to("PUT /cars")
     assert not config.applies_to("GET /cars")
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggestion"),
+    [
+        ("PUT /cars/", "'PUT /cars'"),
+        ("GET /cars/{carid}", "'GET /cars/{carId}'"),
+        ("put /cars", "'PUT /cars'"),
+        ("DELETE /groups/{groupId}/car/{carId}", "'DELETE /groups/{groupId}/cars/{carId}'"),
+        ("POST /oauth/token", "'POST /oauth2/token'"),
+        ("GET /cars/10001", "'GET /cars/{carId}'"),
+    ],
+)
+def test_a_route_the_sandbox_does_not_serve_is_refused(typo: str, suggestion: str) -> None:
+    """A misspelt route would never match, so its fault would never fire: refuse it."""
+    faults = Faults()
+    injectors = [
+        faults.reset_after_next,
+        faults.reset_before_next,
+        faults.truncate_next,
+        faults.crash_next,
+        faults.fail_next,
+        faults.rate_limit_next,
+        lambda route: faults.inject(FaultKind.ERROR_503, route),
+    ]
+    for inject in injectors:
+        with pytest.raises(ValueError, match="no route") as caught:
+            inject(typo)
+        assert suggestion in str(caught.value)
+    assert faults.pending == 0
+    with pytest.raises(ValueError, match="no route"):
+        FaultConfig(error_rate_500=0.5, routes={"GET /cars", typo})
+    with pytest.raises(ValueError, match="no route"):
+        FaultConfig(routes=typo)
+    with pytest.raises(ValueError, match="no route"):
+        faults.set(routes={typo})
+    assert faults.config.routes is None
+
+
+def test_a_route_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(ValueError, match="METHOD /template"):
+        FaultConfig(routes={("PUT", "/cars")})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="METHOD /template"):
+        Faults().reset_after_next(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_every_served_route_takes_faults(route: str) -> None:
+    faults = Faults()
+    faults.reset_after_next(route)
+    assert faults.pending == 1
+    assert FaultConfig(error_rate_500=1.0, routes=route).applies_to(route)
+
+
+def test_the_fault_routes_are_the_apps_routes(sandbox: Sandbox) -> None:
+    app = _SandboxApp(
+        state=sandbox.state,
+        credentials=sandbox.credentials,
+        authority=sandbox.authority,
+        faults=sandbox.faults,
+        counters=sandbox.counters,
+    )
+    served = [route for route, *_ in app.routes()]
+    assert len(served) == len(set(served)) == 30
+    assert set(served) == ROUTES
+    assert {*ENDPOINTS, "GET /customers", "POST /oauth2/token"} == ROUTES
+
+
+def test_cli_refuses_an_unknown_fault_route(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", "--error-rate-500", "0.5", "--fault-route", "PUT /car"]) == 2
+    err = capsys.readouterr().err
+    assert "no route 'PUT /car'" in err
+    assert "'PUT /cars'" in err
 
 
 def test_one_shot_validation() -> None:

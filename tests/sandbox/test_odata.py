@@ -5,15 +5,19 @@ answers 400 with a message naming the problem; the other endpoints ignore query 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from flinkey_async import Car, ODataError
 from flinkey_async import _messages as m
-from flinkey_async.sandbox import ENDPOINTS, ODATA_ENDPOINTS, Sandbox
+from flinkey_async.odata import apply_query, parse_query
+from flinkey_async.sandbox import ENDPOINTS, ODATA_ENDPOINTS, Sandbox, SandboxMessages
+from flinkey_async.sandbox._odata import check_types, public_problem, schema_of
 
 from .rawhttp import Api
-from .world import World, build_world, valid_call
+from .world import UNKNOWN_ID, World, build_world, valid_call
 
 
 @pytest.fixture
@@ -120,8 +124,8 @@ SINGLE_ENTITY_404 = {
     "GET /products/{productId}/services": m.SERVICE_OF_PRODUCT_NOT_FOUND,
     "GET /products/{productId}/cars": m.CAR_OF_PRODUCT_NOT_FOUND,
     "GET /cars/{carId}": m.CAR_NOT_FOUND,
-    "GET /cars/{carId}/location": m.NO_PRODUCTS_ON_CAR,
-    "GET /cars/{carId}/location/{searchDate}": m.NO_PRODUCTS_ON_CAR,
+    "GET /cars/{carId}/location": SandboxMessages.LOCATION_FILTERED,
+    "GET /cars/{carId}/location/{searchDate}": SandboxMessages.LOCATION_FILTERED,
 }
 
 
@@ -134,6 +138,146 @@ async def test_single_entity_that_fails_the_filter_is_not_found(
     value = "2000-01-01T00:00:00Z" if field == "date" else "-1"
     reply = await api.get(call.path, params={"$filter": f"{field} eq {value}"})
     assert (reply.status, reply.text) == (404, SINGLE_ENTITY_404[route])
+
+
+@pytest.mark.parametrize(
+    "path", ["/cars/{car}/location", "/cars/{car}/location/2025-01-02T00:00:00Z"]
+)
+async def test_location_that_fails_the_filter_does_not_deny_the_car_or_its_products(
+    api: Api, sandbox: Sandbox, world: World, path: str
+) -> None:
+    """The car exists and has products; only the filter did not match."""
+    url = path.format(car=world.car)
+    assert (await api.get(url)).status == 200
+    assert sandbox.state.has_products(world.car)
+    reply = await api.get(url, params={"$filter": "odometer lt 0"})
+    assert (reply.status, reply.text) == (
+        404,
+        "The location of this car does not match the $filter.",
+    )
+    assert reply.content_type == "text/plain; charset=utf-8"
+    assert reply.text not in (m.NO_PRODUCTS_ON_CAR, m.CAR_NOT_ASSIGNED)
+
+
+# -- type errors: a 400 that depends on the query alone ------------------------------------------
+
+CLASHES = [
+    ("name eq 1", "'name' (string)", "number"),
+    ("1 eq name", "'name' (string)", "number"),
+    ("id eq 0 and name eq 1", "'name' (string)", "number"),
+    ("vin ne true", "'vin' (string)", "bool"),
+    ("brand gt 2025-01-01T00:00:00Z", "'brand' (string)", "datetime"),
+    ("id eq 'abc'", "'id' (number)", "string"),
+    ("id in (10001, 'x')", "'id' (number)", "string"),
+    ("not (name in ('a', 2))", "'name' (string)", "number"),
+]
+
+
+@pytest.mark.parametrize(("expression", "prop", "literal"), CLASHES)
+async def test_type_clash_is_a_400_on_any_data(
+    api: Api, sandbox: Sandbox, world: World, expression: str, prop: str, literal: str
+) -> None:
+    """Full list, empty list, one car, unknown car: the same 400, naming property and types."""
+    empty = sandbox.state.add_customer("Customer without cars").id
+    expected = (
+        f"Invalid OData query: $filter: cannot compare property {prop} with a {literal} literal"
+        + (" in its 'in' list" if " in (" in expression else "")
+    )
+    answers = [
+        await api.get("/cars", params={"$filter": expression}),
+        await api.get("/cars", params={"$filter": expression}, customer_id=empty),
+        await api.get(f"/cars/{world.car}", params={"$filter": expression}),
+        await api.get(f"/cars/{UNKNOWN_ID}", params={"$filter": expression}),
+        await api.get(f"/products/{world.box}/cars", params={"$filter": expression}),
+    ]
+    for reply in answers:
+        assert (reply.status, reply.text) == (400, expected)
+    row_values = {
+        str(value)
+        for car in sandbox.state.snapshot(sandbox.customer_id)["cars"]
+        for value in car.values()
+        if value is not None and len(str(value)) >= 4
+    }
+    assert not any(value in answers[0].text for value in row_values)
+
+
+def test_the_type_check_walks_a_long_and_chain() -> None:
+    """A chain of 5,000 ``and`` is a tree 5,000 deep: the check must not run out of stack."""
+    query = parse_query({"$filter": " and ".join(["id eq 1"] * 5_000) + " and name eq 1"})
+    with pytest.raises(ODataError, match="property 'name' \\(string\\) with a number literal"):
+        check_types(query, schema_of(Car))
+
+
+@pytest.mark.parametrize(
+    ("route", "expression"),
+    [
+        ("GET /cars", "name eq 'x' or id eq 10001 or vin eq null"),
+        ("GET /cars", "id eq '10001'"),  # a string that reads as a number
+        ("GET /cars/{carId}/products", "type eq 'flinkey Box' and id in (1, 2)"),
+        ("GET /cars/{carId}/products", "dongleTerminationTimeStamp lt 2030-01-01"),
+        ("GET /cars/{carId}/location", "odometer lt 0 or latitude eq '48.1'"),
+        ("GET /cars/{carId}/location", "date gt '2025-01-01T00:00:00Z'"),
+        ("GET /products/{productId}/services", "isTerminated eq false and name ne null"),
+    ],
+)
+async def test_literals_of_a_fitting_type_pass_the_check(
+    api: Api, world: World, route: str, expression: str
+) -> None:
+    reply = await api.get(valid_call(route, world).path, params={"$filter": expression})
+    assert reply.status in (200, 404), reply.text
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({"$filter": "contains(id,'1')"}, "contains() needs text, got number"),
+        ({"$filter": "length(id) eq 5"}, "length() needs text or a collection, got number"),
+        ({"$filter": "name add 1 eq 2"}, "add needs numbers, got string"),
+        ({"$filter": "name"}, "$filter must be a condition, but it gave string"),
+        ({"$orderby": "concat(name,id)"}, "concat() needs text, got number"),
+        ({"$filter": "name eq id"}, "cannot compare string and number"),
+    ],
+)
+async def test_type_errors_met_on_rows_name_types_never_values(
+    api: Api, sandbox: Sandbox, params: dict[str, str], problem: str
+) -> None:
+    reply = await api.get("/cars", params=params)
+    assert (reply.status, reply.text) == (400, f"Invalid OData query: {problem}")
+
+
+_ROW_TEXT = "M-AB 12 and number 5 it's"
+"""A row value shaped to confuse a text scrubber: quotes and the words of a message."""
+
+
+@pytest.mark.parametrize(
+    ("expression", "record", "public"),
+    [
+        ("name eq 1", {"name": _ROW_TEXT}, "cannot compare string and number"),
+        ("name eq 2025-01-01", {"name": _ROW_TEXT * 3}, "cannot compare string and date"),
+        ("d sub name eq d", {"d": datetime(2025, 1, 1, tzinfo=UTC), "name": _ROW_TEXT},
+         "cannot sub datetime and string"),
+        ("contains(id,'x')", {"id": 10001}, "contains() needs text, got number"),
+        ("year(p) eq 1", {"p": _ROW_TEXT}, "year() needs a datetime or date, got string"),
+        ("p or true", {"p": _ROW_TEXT}, "or needs true, false or null, got string"),
+        ("-p eq 1", {"p": _ROW_TEXT}, "negation needs numbers, got string"),
+        ("substring(p,'x') eq 'a'", {"p": _ROW_TEXT}, "substring() needs an integer, got string"),
+        ("p", {"p": _ROW_TEXT}, "$filter must be a condition, but it gave string"),
+        ("p in id", {"p": _ROW_TEXT, "id": 5},
+         "the right side of 'in' must be a collection, got number"),
+        ("id div 0 eq 1", {"id": 5}, "division by zero (div)"),
+    ],
+)  # fmt: skip
+def test_public_problem_keeps_types_and_drops_values(
+    expression: str, record: dict[str, Any], public: str
+) -> None:
+    with pytest.raises(ODataError) as caught:
+        apply_query(parse_query({"$filter": expression}), [record])
+    assert public_problem(caught.value) == public
+
+
+def test_public_problem_of_an_unfamiliar_text_is_a_fixed_one() -> None:
+    problem = public_problem(ODataError(f"something new about {_ROW_TEXT!r}"))
+    assert problem == "the operand types do not fit the operation"
 
 
 @pytest.mark.parametrize("route", sorted(ODATA_ENDPOINTS))

@@ -266,14 +266,40 @@ def test_the_sandbox_never_imports_the_client() -> None:
 
 
 def test_loading_the_pytest_plugin_imports_nothing_heavy() -> None:
+    heavy = (
+        "jwt", "flinkey_async.odata", "flinkey_async.sandbox._app",
+        "flinkey_async.sandbox._server", "flinkey_async.sandbox._state",
+    )  # fmt: skip
     code = (
         "import sys, flinkey_async.sandbox.pytest_plugin;"
-        "print(sorted(m for m in ('jwt', 'flinkey_async.sandbox._app') if m in sys.modules))"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_pytest_plugin_itself_imports_no_part_of_the_library() -> None:
+    """Beyond the parent package that Python imports first, the plugin adds nothing of ours."""
+    code = textwrap.dedent(
+        """
+        import sys, types, importlib.util
+        spec = importlib.util.find_spec("flinkey_async")
+        package = types.ModuleType("flinkey_async")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["flinkey_async"] = package
+        import flinkey_async.sandbox.pytest_plugin
+        print(sorted(name for name in sys.modules
+                     if name.startswith(("flinkey_async.", "aiohttp", "jwt"))))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True
+    )
+    assert result.stdout.strip() == str(
+        ["flinkey_async.sandbox", "flinkey_async.sandbox.pytest_plugin"]
+    )
 
 
 # -- the pytest plugin --------------------------------------------------------------------------
