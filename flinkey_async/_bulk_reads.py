@@ -67,7 +67,8 @@ class BulkReads(Generic[T]):
         """Fetch many entities concurrently; yields an :class:`Outcome` per id as each completes.
 
         At most ``concurrency`` requests (capped at the client's ``connector_limit``) are in
-        flight, at most ``rate`` per second if given. A failed id is an outcome with ``error``.
+        flight, at most ``rate`` calls per second if given (a call's retries are paced by the
+        client's ``rate_limit``, not by ``rate``). A failed id is an outcome with ``error``.
         """
 
         async def fetch(entity_id: int) -> T:

@@ -8,11 +8,15 @@ Every bulk helper (``get_many``, the fleet snapshot, the sync job) goes through 
   would only queue inside aiohttp, hidden from the runner's accounting, so the runner's limit is
   made the one that binds.
 - ``rate`` caps calls per second. The limiter spaces calls evenly from the first one on (no burst
-  at start-up, unlike a token bucket that starts full).
+  at start-up, unlike a token bucket that starts full). A call may send several HTTP requests
+  (the client's retries, token requests): the client's own ``rate_limit`` paces those.
 
 Results come back as they complete, as :class:`Outcome` values (a value or the exception), so
 one failing item never sinks the others. Items are drawn lazily from the input (sync or async
-iterable): a run over 100,000 ids keeps at most ``concurrency`` tasks and outcomes alive.
+iterable): a run over 100,000 ids keeps at most ``concurrency`` tasks and outcomes alive. A call
+holds its slot only while it runs; a run's finished outcomes wait for the consumer in a buffer of
+their own (at most ``concurrency`` per run), so the consumer may use the same runner between two
+outcomes (``runner.call``, a nested ``get_many``) without waiting on itself.
 
 Leaving a run early (``break``, an exception, cancellation) cancels every call still in flight
 and waits for it to finish, so no task and no connection outlives the run. Use
@@ -30,7 +34,6 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
-    Coroutine,
     Iterable,
 )
 from typing import Any, Generic, TypeVar
@@ -153,14 +156,19 @@ class BoundedRunner:
     ) -> AsyncGenerator[Outcome[K, R], None]:
         """``fn(item)`` for every item, yielded as :class:`Outcome`\\ s in completion order.
 
-        A slot stays taken until its outcome has been handed to the consumer, so a slow consumer
-        slows the calls down instead of piling results up in memory. An exception raised by
-        ``fn`` becomes the outcome's ``error``; an exception raised by ``items`` itself ends the
-        run and propagates after the calls in flight were cancelled.
+        Two limits apply. A call holds one of the runner's ``concurrency`` slots only while it
+        runs, so a consumer that makes its own :meth:`call` (or a nested run) between two
+        outcomes always gets a slot. And each run keeps at most ``concurrency`` of its calls
+        running or finished-but-not-yet-taken: a slow consumer slows its run down instead of
+        piling results up in memory. An exception raised by ``fn`` becomes the outcome's
+        ``error``; an exception raised by ``items`` itself ends the run and propagates after the
+        calls in flight were cancelled.
         """
         results: asyncio.Queue[Outcome[K, R] | _Done] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
-        held = [0]  # slots this run holds: taken when a call starts, freed when its outcome is out
+        # Outcomes this run may have in flight or waiting for the consumer: a place is taken
+        # before a call starts and given back when its outcome is handed out.
+        room = asyncio.Semaphore(self.concurrency)
 
         async def one(item: K) -> None:
             try:
@@ -173,19 +181,34 @@ class BoundedRunner:
 
         def finished(task: asyncio.Task[None]) -> None:
             tasks.discard(task)
+            # Also runs for a task cancelled before it started, whose own code never ran.
+            self._slots.release()
             if not task.cancelled() and task.exception() is not None:
                 # A BaseException from fn (not Exception): stop the run with it.
                 results.put_nowait(_Done(task.exception()))
+
+        async def spawn(item: K) -> None:
+            # The item is taken before the places, so that an input which itself waits for a
+            # slot (a page fetched through this runner) cannot deadlock against its own run.
+            await room.acquire()
+            try:
+                await self._admit()
+            except BaseException:
+                room.release()
+                raise
+            task = asyncio.create_task(one(item))
+            tasks.add(task)
+            task.add_done_callback(finished)
 
         async def feed() -> None:
             error: BaseException | None = None
             try:
                 if isinstance(items, AsyncIterable):
                     async for item in items:
-                        await self._spawn(one, item, tasks, finished, held)
+                        await spawn(item)
                 else:
                     for item in items:
-                        await self._spawn(one, item, tasks, finished, held)
+                        await spawn(item)
                 # Wait for the calls, so that the end marker comes after their outcomes.
                 while tasks:
                     await asyncio.wait(set(tasks))
@@ -203,38 +226,18 @@ class BoundedRunner:
                     if got.error is not None:
                         raise got.error
                     return
-                held[0] -= 1
-                self._slots.release()
+                room.release()
                 yield got
         finally:
             feeder.cancel()
             for task in list(tasks):
                 task.cancel()
             pending = [feeder, *tasks]
-            # Wait for every task to finish its clean-up (closing responses) before leaving.
+            # Wait for every task to finish its clean-up (closing responses) before leaving;
+            # each gives its slot back as it ends.
             while pending:
                 _, still = await asyncio.wait(pending)
                 pending = list(still)
-            # Slots of calls cancelled here or of outcomes never handed out.
-            for _ in range(held[0]):
-                self._slots.release()
-            held[0] = 0
-
-    async def _spawn(
-        self,
-        one: Callable[[K], Coroutine[Any, Any, None]],
-        item: K,
-        tasks: set[asyncio.Task[None]],
-        finished: Callable[[asyncio.Task[None]], None],
-        held: list[int],
-    ) -> None:
-        # The item is taken before the slot, so that an input which itself waits for a slot
-        # (a page fetched through this runner) cannot deadlock against its own run.
-        await self._admit()
-        held[0] += 1
-        task = asyncio.create_task(one(item))
-        tasks.add(task)
-        task.add_done_callback(finished)
 
 
 async def get_many(

@@ -759,8 +759,9 @@ class FleetResource:
     cars and products, ``client.cars.get_many`` and ``client.products.get_many`` do the same).
     Every method
     bounds its requests in flight by ``concurrency`` (clipped to the client's connection pool,
-    ``connector_limit``: more would only wait for a connection) and, with ``rate``, spaces them
-    to at most ``rate`` per second.
+    ``connector_limit``: more would only wait for a connection) and, with ``rate``, spaces its
+    calls to at most ``rate`` per second. A call's retries and token requests are not counted
+    there: the client's ``rate_limit`` caps every HTTP attempt.
     """
 
     def __init__(
@@ -830,6 +831,9 @@ class FleetResource:
         cars, users, services and products. What fails even after retries is listed in
         ``snapshot.failures`` (the rest is still returned); a rejected API key or rejected
         credentials raise at once. Cancelling the call cancels every request in flight.
+
+        ``rate`` caps the walk's calls per second; to cap HTTP requests, retries included, give
+        the client ``rate_limit`` instead.
         """
         walk = self.walk(
             customer_id=customer_id,

@@ -6,8 +6,8 @@ flinkey-async sync --out fleet.sqlite --concurrency 32 --rate 50 --customer all
 flinkey-async sandbox --port 8080        # serve a sandbox (see flinkey-async sandbox --help)
 ```
 
-Expected failures (credentials rejected, host unreachable, store not writable) end with one
-line on stderr and a documented exit status, never a traceback.
+Expected failures (credentials rejected, host unreachable, store not writable, another sync on
+the same store) end with one line on stderr and a documented exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from ._exceptions import (
 )
 
 if TYPE_CHECKING:
+    from ._client import FlinkeyClient
     from .sync import SyncJob, SyncReport
 
 __all__ = ["EXIT_CODES", "main"]
@@ -49,16 +50,20 @@ EXIT_USAGE = 2
 EXIT_CREDENTIALS = 3
 EXIT_UNREACHABLE = 4
 EXIT_STORE = 5
+EXIT_BUSY = 6
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
     EXIT_OK: "the sync completed",
     EXIT_INCOMPLETE: "the sync ran, but some requests kept failing (the store is consistent; "
     "run again to complete it), or the API answered with an unexpected error",
-    EXIT_USAGE: "bad usage: an unknown option, a bad value, incomplete credentials",
-    EXIT_CREDENTIALS: "the API key, the username or password, or the API Manager was rejected",
+    EXIT_USAGE: "bad usage: an unknown option, a bad value (such as FLINKEY_BASE_URL), "
+    "incomplete credentials",
+    EXIT_CREDENTIALS: "the API key or the username or password was rejected, or the service "
+    "found no API Manager for these credentials and the customer",
     EXIT_UNREACHABLE: "the API host cannot be reached (or does not answer in time)",
     EXIT_STORE: "the output cannot be opened or written",
+    EXIT_BUSY: "another sync is running on the same output (it holds <out>.lock); try later",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); the store is consistent, run again to complete it",
 }
 
@@ -69,6 +74,25 @@ ENV_VARS = (
     "FLINKEY_CUSTOMER_ID",
     "FLINKEY_BASE_URL",
 )
+
+_LIVE = {
+    "FLINKEY_API_KEY": "--api-key",
+    "FLINKEY_USERNAME": "--username",
+    "FLINKEY_PASSWORD": "--password",
+    "FLINKEY_BASE_URL": "--base-url",
+}
+"""The settings that make a sync live, with their options (the customer is no such setting:
+it also picks the sandbox's customer)."""
+_REQUIRED = ("FLINKEY_API_KEY", "FLINKEY_USERNAME", "FLINKEY_PASSWORD")
+
+_FIELDS = {
+    "api_key": "FLINKEY_API_KEY / --api-key",
+    "username": "FLINKEY_USERNAME / --username",
+    "password": "FLINKEY_PASSWORD / --password",
+    "customer_id": "FLINKEY_CUSTOMER_ID / --customer",
+    "base_url": "FLINKEY_BASE_URL / --base-url",
+}
+"""The setting behind each argument of the client that may refuse a value."""
 
 DEFAULT_CONCURRENCY = 32
 SANDBOX_CARS = 1000
@@ -106,6 +130,10 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _customer(text: str) -> int | Literal["all"]:
     if text.strip().lower() == "all":
         return "all"
@@ -136,10 +164,13 @@ copy up to date: rows are updated in place, never duplicated; rows gone upstream
 deleted (deleted_in_run) by the run that noticed. An interrupted run leaves the store
 consistent and the next run completes it.
 
-Without credentials it syncs from the embedded sandbox (a seeded fleet of 1,000 cars per
-customer), which needs no network. With FLINKEY_API_KEY, FLINKEY_USERNAME, FLINKEY_PASSWORD
-and FLINKEY_CUSTOMER_ID set (or the matching options; FLINKEY_BASE_URL is optional) it syncs
-the live API.
+Without credentials (none of FLINKEY_API_KEY, FLINKEY_USERNAME, FLINKEY_PASSWORD and
+FLINKEY_BASE_URL set) it syncs from the embedded sandbox (a seeded fleet of 1,000 cars per
+customer), which needs no network. With FLINKEY_API_KEY, FLINKEY_USERNAME, FLINKEY_PASSWORD and
+FLINKEY_CUSTOMER_ID set (or the matching options; FLINKEY_BASE_URL is optional) it syncs the
+live API. A partial setting (FLINKEY_BASE_URL alone, a password without a username...) is an
+error naming what is missing (exit status 2), never a quiet fallback to the sandbox; --sandbox
+uses the sandbox whatever is set.
 """
 
 _SYNC_EPILOG = f"""\
@@ -191,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("sqlite", "jsonl"),
         default="sqlite",
         help="sqlite: one file, WAL, upserts keyed by id (default); jsonl: one file per table, "
-        "each replaced atomically at the end of a run",
+        "each replaced atomically at the end of a run, sync_runs.jsonl last",
     )
     work = sync.add_argument_group("load on the API")
     work.add_argument(
@@ -206,7 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=_positive_float,
         metavar="R",
-        help="requests per second at most, evenly spaced from the start (default: no limit)",
+        help="HTTP requests per second at most, every attempt counted (retries and token "
+        "requests too), evenly spaced from the start (default: no limit)",
+    )
+    work.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="how long one HTTP attempt may take (default 30; connecting: at most 10); an "
+        "attempt that times out is retried like the client retries, up to 4 attempts",
     )
     work.add_argument(
         "--page-size",
@@ -230,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--sandbox",
         action="store_true",
-        help="use the embedded sandbox even when FLINKEY_* credentials are set",
+        help="use the embedded sandbox, ignoring every FLINKEY_* setting (--customer still "
+        "picks the sandbox customer)",
     )
     source.add_argument(
         "--sandbox-cars",
@@ -291,38 +331,60 @@ class Settings:
     sandbox_seed: int
     progress: str
     verbose: int = 0
+    timeout: float | None = None
+    sandbox_forced: bool = False
+    ignored: tuple[str, ...] = ()
+    """FLINKEY_* settings present but not used (with ``--sandbox``)."""
 
 
 def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
-    def pick(option: str | None, name: str) -> str | None:
-        value = option if option is not None else env.get(name)
-        return value if value else None
+    """Options over environment. Any of the live settings asks for a live sync; all are needed.
 
-    api_key = pick(args.api_key, "FLINKEY_API_KEY")
-    username = pick(args.username, "FLINKEY_USERNAME")
-    password = pick(args.password, "FLINKEY_PASSWORD")
-    base_url = pick(args.base_url, "FLINKEY_BASE_URL")
+    A partial setting is refused rather than quietly replaced by the sandbox: someone who set
+    FLINKEY_BASE_URL meant that API, and a copy of the sandbox would pass for it.
+    """
+    options = {
+        "FLINKEY_API_KEY": args.api_key,
+        "FLINKEY_USERNAME": args.username,
+        "FLINKEY_PASSWORD": args.password,
+        "FLINKEY_BASE_URL": args.base_url,
+    }
+    given: dict[str, str] = {}  # name -> how it was given (the variable, or its option)
+    values: dict[str, str | None] = {}
+    for name, option in options.items():
+        value = option if option is not None else env.get(name)
+        values[name] = value if value else None
+        if option:
+            given[name] = _LIVE[name]
+        elif env.get(name):
+            given[name] = name
     customer = args.customer
-    if customer is None and env.get("FLINKEY_CUSTOMER_ID"):
+    ignored: tuple[str, ...] = ()
+    if args.sandbox:
+        ignored = tuple(given.values())
+        if customer is None and env.get("FLINKEY_CUSTOMER_ID"):
+            ignored += ("FLINKEY_CUSTOMER_ID",)
+        values = dict.fromkeys(values)
+        given = {}
+    elif customer is None and env.get("FLINKEY_CUSTOMER_ID"):
         try:
             customer = _customer(env["FLINKEY_CUSTOMER_ID"])
         except argparse.ArgumentTypeError as exc:
             raise CliError(f"FLINKEY_CUSTOMER_ID: {exc}", EXIT_USAGE) from None
-    live = not args.sandbox and any((api_key, username, password))
+    api_key = values["FLINKEY_API_KEY"]
+    username = values["FLINKEY_USERNAME"]
+    password = values["FLINKEY_PASSWORD"]
+    base_url = values["FLINKEY_BASE_URL"]
+    live = bool(given)
     if live:
-        missing = [
-            name
-            for name, value in (
-                ("FLINKEY_API_KEY", api_key),
-                ("FLINKEY_USERNAME", username),
-                ("FLINKEY_PASSWORD", password),
-            )
-            if not value
-        ]
+        missing = [name for name in _REQUIRED if not values[name]]
         if missing:
+            present = list(given.values())
             raise CliError(
-                f"{' and '.join(missing)} not set: a live sync needs FLINKEY_API_KEY, "
-                "FLINKEY_USERNAME and FLINKEY_PASSWORD (or --api-key, --username, --password)",
+                f"{_and(missing)} not set: a live sync needs FLINKEY_API_KEY, "
+                "FLINKEY_USERNAME and FLINKEY_PASSWORD (or --api-key, --username, --password), "
+                f"and {_and(present)} {'is' if len(present) == 1 else 'are'} set; pass "
+                "--sandbox to sync the embedded sandbox instead",
                 EXIT_USAGE,
             )
         if customer is None:
@@ -348,6 +410,9 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         sandbox_seed=args.sandbox_seed,
         progress=args.progress,
         verbose=args.verbose,
+        timeout=args.timeout,
+        sandbox_forced=args.sandbox,
+        ignored=ignored,
     )
 
 
@@ -564,16 +629,26 @@ def _host_of(url: str) -> str:
     )
 
 
-def explain(error: BaseException, base_url: str) -> CliError:
-    """The one line and exit status for an expected failure."""
+def explain(error: BaseException, base_url: str, customer: int | None = None) -> CliError:
+    """The one line and exit status for an expected failure (``customer``: the one asked for)."""
     host = _host_of(base_url)
     if isinstance(error, InvalidAPIKeyError):
         return CliError(
             f"the API key was rejected ({error.status} {error.message})", EXIT_CREDENTIALS
         )
     if isinstance(error, ManagerNotFoundError):
+        # The service answers the same for an API Manager it does not know and for a customer
+        # this manager may not act for: name both.
+        if customer is None:
+            return CliError(
+                f"the service found no API Manager for this token ({error.status} "
+                f"{error.message}): check the credentials",
+                EXIT_CREDENTIALS,
+            )
         return CliError(
-            f"the API Manager is unknown to the service ({error.status} {error.message})",
+            f"the service found no API Manager for this token and customer {customer} "
+            f"({error.status} {error.message}): check FLINKEY_CUSTOMER_ID / --customer, and "
+            "that these credentials are an API Manager of that customer",
             EXIT_CREDENTIALS,
         )
     if isinstance(error, InvalidTokenError):
@@ -589,7 +664,7 @@ def explain(error: BaseException, base_url: str) -> CliError:
     if isinstance(error, ConnectError | TransportError):
         return CliError(f"cannot reach {host} ({error.message})", EXIT_UNREACHABLE)
     if isinstance(error, ValidationError):
-        return CliError(str(error), EXIT_USAGE)
+        return _invalid(error)
     if isinstance(error, APIError):
         return CliError(
             f"the API answered {error.status} {error.message} ({error.method} {error.path})",
@@ -598,12 +673,50 @@ def explain(error: BaseException, base_url: str) -> CliError:
     return CliError(str(error), EXIT_INCOMPLETE)
 
 
+def _invalid(error: ValidationError) -> CliError:
+    """A value the client refused, with the setting it came from (never the value of a secret)."""
+    where = _FIELDS.get(error.field)
+    return CliError(f"{error} ({where})" if where else str(error), EXIT_USAGE)
+
+
+def _client(settings: Settings, kwargs: dict[str, Any]) -> FlinkeyClient:
+    """The client of a sync: ``--rate`` is its ``rate_limit``, so that every attempt counts."""
+    from ._client import FlinkeyClient
+
+    options: dict[str, Any] = {
+        "connector_limit": max(100, settings.concurrency),
+        "rate_limit": settings.rate,
+    }
+    if settings.timeout is not None:
+        import aiohttp
+
+        options["timeout"] = aiohttp.ClientTimeout(
+            total=settings.timeout, connect=min(settings.timeout, 10.0)
+        )
+    try:
+        return FlinkeyClient(**kwargs, **options)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _sandbox_line(settings: Settings, base_url: str) -> str:
+    """The first line of a sandbox sync: what is used, and why."""
+    what = (
+        f"the embedded sandbox ({settings.sandbox_cars:,} cars, seed {settings.sandbox_seed}) "
+        f"at {base_url} into {settings.out} ({settings.format})"
+    )
+    if not settings.sandbox_forced:
+        return f"No FLINKEY_* credentials set: syncing from {what}"
+    if settings.ignored:
+        return f"--sandbox: syncing from {what}; ignoring {_and(settings.ignored)}"
+    return f"--sandbox: syncing from {what}"
+
+
 # -- the sync command --------------------------------------------------------------------------
 
 
 async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
-    from ._client import FlinkeyClient
-    from .sync import JsonlStore, SqliteStore, StoreError, SyncJob
+    from .sync import JsonlStore, SqliteStore, StoreBusyError, StoreError, SyncJob
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.live:
@@ -617,7 +730,8 @@ async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
             if settings.base_url:
                 kwargs["base_url"] = settings.base_url
             customers: int | Literal["all"] | None = settings.customer
-            where = settings.base_url or "https://api.flinkey.de/v3"
+            client = _client(settings, kwargs)
+            where = str(client.base_url)
             print(f"Syncing from {where} into {settings.out} ({settings.format})", file=stdout)
         else:
             try:
@@ -634,20 +748,15 @@ async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
             kwargs = sandbox.client_kwargs()
             customers = settings.customer
             if isinstance(customers, int) and customers not in sandbox.customer_ids:
+                why = "--sandbox" if settings.sandbox_forced else "no FLINKEY_* credentials set"
                 raise CliError(
                     f"the sandbox has customers {', '.join(map(str, sandbox.customer_ids))}, "
-                    f"not {customers}",
+                    f"not {customers} (this is the embedded sandbox: {why})",
                     EXIT_USAGE,
                 )
             where = sandbox.base_url
-            print(
-                "No FLINKEY_* credentials set: syncing from the embedded sandbox "
-                f"({settings.sandbox_cars:,} cars, seed {settings.sandbox_seed}) at "
-                f"{sandbox.base_url} into {settings.out} ({settings.format})",
-                file=stdout,
-                flush=True,
-            )
-        client = FlinkeyClient(**kwargs, connector_limit=max(100, settings.concurrency))
+            client = _client(settings, kwargs)
+            print(_sandbox_line(settings, where), file=stdout, flush=True)
         await stack.enter_async_context(client)
         store: SqliteStore | JsonlStore
         if settings.format == "sqlite":
@@ -656,14 +765,16 @@ async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
             store = JsonlStore(settings.out)
         try:
             await stack.enter_async_context(store)
+        except StoreBusyError as exc:
+            raise CliError(str(exc), EXIT_BUSY) from None
         except StoreError as exc:
             raise CliError(str(exc), EXIT_STORE) from None
+        # --rate is the client's rate_limit (every HTTP attempt), not the runner's call rate.
         job = SyncJob(
             client,
             store,
             customer_ids=[customers] if isinstance(customers, int) else customers,
             concurrency=settings.concurrency,
-            rate=settings.rate,
             page_size=settings.page_size,
         )
         mode = _progress_mode(settings.progress, stderr)
@@ -673,7 +784,10 @@ async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
         except StoreError as exc:
             raise CliError(str(exc), EXIT_STORE) from None
         except FlinkeyError as exc:
-            raise explain(exc, where) from None
+            asked = job.progress.customer_id
+            if asked is None and isinstance(customers, int):
+                asked = customers
+            raise explain(exc, where, asked) from None
         _print_summary(report, settings.out, stdout, use_rich=mode == "rich")
         if report.failures:
             print(

@@ -17,7 +17,15 @@ a ``sync_runs`` record per run. The command line is ``flinkey-async sync``; see 
 from ._job import Store, SyncJob, SyncProgress, SyncReport, run_sync
 from ._jsonl import JsonlStore
 from ._schema import ENTITY_TABLES, LINK_TABLES, TABLES, Table
-from ._sqlite import SCHEMA_VERSION, MarkDeleted, ReplaceSet, SqliteStore, StoreError, Upsert
+from ._sqlite import (
+    SCHEMA_VERSION,
+    MarkDeleted,
+    ReplaceSet,
+    SqliteStore,
+    StoreBusyError,
+    StoreError,
+    Upsert,
+)
 
 __all__ = [
     "ENTITY_TABLES",
@@ -29,6 +37,7 @@ __all__ = [
     "ReplaceSet",
     "SqliteStore",
     "Store",
+    "StoreBusyError",
     "StoreError",
     "SyncJob",
     "SyncProgress",

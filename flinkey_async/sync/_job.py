@@ -167,7 +167,8 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
     if isinstance(event, CarProducts):
         progress.add("car_products", len(event.products))
         return [
-            Upsert("products", cid, [schema.product_row(p) for p in event.products]),
+            # Not the product listing: the rows are updated, but the products are not "seen".
+            Upsert("products", cid, [schema.product_row(p) for p in event.products], seen=False),
             ReplaceSet(
                 "car_products", cid, event.car_id, [(event.car_id, p.id) for p in event.products]
             ),
@@ -194,8 +195,13 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
             "services": schema.service_row,
             "products": schema.product_row,
         }[event.kind]
+        # Cars and products have listings of their own, and only those (or a GET by id) may keep
+        # one from the deletion check; users and services are known from member lists alone.
+        seen = event.kind in ("users", "services")
         return [
-            Upsert(event.kind, cid, [row(m) for m in event.members]),  # type: ignore[operator]
+            Upsert(
+                event.kind, cid, [row(m) for m in event.members], seen=seen  # type: ignore[operator]
+            ),
             ReplaceSet(
                 table, cid, event.group_id, [(event.group_id, m.id) for m in event.members]
             ),
@@ -211,9 +217,12 @@ class SyncJob:
 
     ``customer_ids``: the customers to sync; ``None`` syncs the client's own ``customer_id``;
     ``"all"`` lists the customers the API Manager may act for (``GET /customers``) and syncs
-    each. ``concurrency`` caps the requests in flight (clipped to the client's connection pool);
-    ``rate`` caps requests per second. ``attempts`` is how often a request that still fails after
-    the client's retries is tried again later in the run.
+    each; a customer no longer listed is marked deleted with its whole fleet. ``concurrency``
+    caps the requests in flight (clipped to the client's connection pool). ``rate`` caps the
+    walk's calls per second; a call may cost several HTTP requests (the client's retries, token
+    renewals), so to cap the HTTP requests themselves give the client ``rate_limit`` instead.
+    ``attempts`` is how often a request that still fails after the client's retries is tried
+    again later in the run.
 
     ``confirm_deletions`` (default) asks for each entity a listing no longer returned before
     marking it deleted, so that a row shifted between two pages while the fleet was being
@@ -244,6 +253,7 @@ class SyncJob:
         self.progress = SyncProgress()
         self._failures: list[Failure] = []
         self._customers: list[Customer] = []
+        self._gone_customers: list[int] = []
 
     def __repr__(self) -> str:
         return f"SyncJob({self.store!r}, customers={self.customer_ids!r}, {self.runner!r})"
@@ -273,6 +283,7 @@ class SyncJob:
         requests0, retries0 = stats.requests, stats.retries
         self.progress = SyncProgress()
         self._failures = []
+        self._gone_customers = []
         customers = await self._resolve_customers()
         await self.store.begin_run(source=str(self.client.base_url), customer_ids=customers)
         try:
@@ -309,7 +320,7 @@ class SyncJob:
     ) -> SyncReport:
         self.progress.phase = status
         stats = self.client.stats
-        changes = await self.store.run_changes(customers)
+        changes = await self.store.run_changes([*customers, *self._gone_customers])
         seconds = round(time.monotonic() - started, 3)
         requests = stats.requests - requests0
         retries = stats.retries - retries0 + self.progress.requeued
@@ -373,6 +384,8 @@ class SyncJob:
         rows = [schema.customer_row(c) for c in self._customers]
         await self.store.write([Upsert("customers", None, rows)])
         self.progress.add("customers", len(rows))
+        # A customer no longer listed is marked deleted with every row of its fleet.
+        self._gone_customers = await self.store.unseen_ids("customers", None)
         await self.store.mark_vanished("customers", None)
 
     async def _sync_customer(self, cid: int) -> None:

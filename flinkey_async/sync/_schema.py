@@ -5,7 +5,8 @@ ids), so that several customers share one store without collisions. Every row al
 its history:
 
 - ``first_seen_run``: the run that inserted it;
-- ``last_seen_run``: the last run that saw it upstream;
+- ``last_seen_run``: the last run that saw it upstream; for cars and products, only their own
+  listing or a ``GET`` by id counts (``0``: so far only seen in a group's or a car's list);
 - ``updated_in_run``: the last run that changed its data (or brought it back after a deletion);
 - ``deleted_in_run``: the run that noticed it gone upstream, ``NULL`` while it exists.
 
@@ -149,6 +150,13 @@ CASCADES: dict[str, tuple[Table, ...]] = {
     "groups": (GROUP_CARS, GROUP_USERS, GROUP_SERVICES, GROUP_PRODUCTS),
 }
 """When an entity is marked deleted, the sets it is the parent of go with it."""
+
+MEMBERSHIPS: dict[str, tuple[tuple[Table, str], ...]] = {
+    "cars": ((GROUP_CARS, "car_id"),),
+    "products": ((CAR_PRODUCTS, "product_id"), (GROUP_PRODUCTS, "product_id")),
+}
+"""When a car or a product is marked deleted, its links in other sets go too (table, column):
+a car that no longer exists is in no group, a product in no car and no group."""
 
 
 def _value(value: Any) -> Value:

@@ -8,11 +8,16 @@ batch, and since a parent's set is replaced inside a single batch, never half a 
 Deletions are marked, not performed: :meth:`SqliteStore.mark_vanished` sets ``deleted_in_run``
 on the rows of a kind that this run did not see, and is called only after the run listed that
 kind completely. A run that was cut short therefore marks nothing, and the next run completes it.
+
+While a store is open it holds an exclusive lock on ``<path>.lock`` (where ``fcntl`` exists), so
+that a second sync on the same file fails at once instead of declaring the first one's run
+abandoned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import sqlite3
@@ -24,7 +29,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._schema import CASCADES, ENTITY_TABLES, TABLES, Table, Value
+from ._schema import CASCADES, ENTITY_TABLES, MEMBERSHIPS, TABLES, Table, Value
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: stores are not locked there
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -32,6 +42,7 @@ __all__ = [
     "Operation",
     "ReplaceSet",
     "SqliteStore",
+    "StoreBusyError",
     "StoreError",
     "Upsert",
 ]
@@ -47,6 +58,48 @@ class StoreError(Exception):
     """The local store cannot be opened or written (not a sync store, a full disk...)."""
 
 
+class StoreBusyError(StoreError):
+    """Another sync holds the store's lock: two runs at once would spoil each other's records."""
+
+
+class StoreLock:
+    """An exclusive, non-blocking ``flock`` on a file beside the store, held while it is open.
+
+    Blocking file calls: use it on the store's thread. Where ``fcntl`` is missing it does
+    nothing. The lock file is left in place: removing it would let a third process lock a new
+    file while the second still holds the old one.
+    """
+
+    def __init__(self, path: Path, target: Path) -> None:
+        self.path = path
+        self.target = target
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if fcntl is None or self._fd is not None:  # pragma: no cover - no fcntl
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreBusyError(f"another sync is running on {self.target}") from None
+        except OSError as exc:  # a file system without locks: go on unlocked
+            os.close(fd)
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                return
+            raise StoreError(f"cannot lock {self.path}: {exc}") from exc
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
+
+
 @attrs.frozen(slots=True)
 class Upsert:
     """Insert or update rows of ``table`` (values: key columns then data columns, in order)."""
@@ -54,6 +107,10 @@ class Upsert:
     table: str
     customer_id: int | None
     rows: Sequence[tuple[Value, ...]]
+    seen: bool = True
+    """False for rows from another entity's list (a group's cars, a car's products): they update
+    the data but leave ``last_seen_run`` and a deletion mark alone, so that only the entity's own
+    listing (or a ``GET`` by id) can keep it from the deletion check."""
 
 
 @attrs.frozen(slots=True)
@@ -114,23 +171,29 @@ def _create_statements() -> list[str]:
     return statements
 
 
-def _upsert_sql(table: Table) -> str:
+def _upsert_sql(table: Table, seen: bool = True) -> str:
+    """The upsert of ``table``; ``seen=False``: data only, for an alive row (see :class:`Upsert`).
+
+    Parameters: the key and data values, then ``first_seen_run``, ``last_seen_run`` and
+    ``updated_in_run`` of a new row.
+    """
     columns = (*table.primary_key, *table.data, "first_seen_run", "last_seen_run", "updated_in_run")
     placeholders = ", ".join("?" for _ in columns)
-    changed = " OR ".join(
-        ["deleted_in_run IS NOT NULL"]
-        + [f"{table.name}.{name} IS NOT excluded.{name}" for name in table.data]
-    )
+    differs = [f"{table.name}.{name} IS NOT excluded.{name}" for name in table.data]
+    changed = " OR ".join(["deleted_in_run IS NOT NULL", *differs] if seen else differs)
     assignments = [f"{name} = excluded.{name}" for name in table.data]
-    assignments += [
-        "last_seen_run = excluded.last_seen_run",
-        f"updated_in_run = CASE WHEN {changed} THEN excluded.updated_in_run "
-        "ELSE updated_in_run END",
-        "deleted_in_run = NULL",
-    ]
+    if changed:
+        assignments.append(
+            f"updated_in_run = CASE WHEN {changed} THEN excluded.updated_in_run "
+            "ELSE updated_in_run END"
+        )
+    if seen:
+        assignments += ["last_seen_run = excluded.last_seen_run", "deleted_in_run = NULL"]
+    where = "" if seen else f" WHERE {table.name}.deleted_in_run IS NULL"
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) "
         f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET {', '.join(assignments)}"
+        f"{where}"
     )
 
 
@@ -143,13 +206,23 @@ class SqliteStore:
 
     format = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 500) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, batch_size: int = 500, lock: bool = True
+    ) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
         self.run_id: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
-        self._upserts = {name: _upsert_sql(table) for name, table in TABLES.items()}
+        self._upserts = {(name, True): _upsert_sql(table) for name, table in TABLES.items()}
+        # Data-only upserts exist for entities (their rows have data columns to update).
+        self._upserts.update(
+            {(name, False): _upsert_sql(table, False) for name, table in ENTITY_TABLES.items()}
+        )
+        in_memory = str(path) in ("", ":memory:")
+        self._lock = (
+            StoreLock(Path(f"{self.path}.lock"), self.path) if lock and not in_memory else None
+        )
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -188,8 +261,14 @@ class SqliteStore:
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        if self._lock is not None:
+            self._lock.acquire()  # before anything is read: "running" runs are then truly dead
+        try:
             db = sqlite3.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
+            self._release_lock()
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -214,11 +293,17 @@ class SqliteStore:
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             db.close()
+            self._release_lock()
             raise StoreError(f"{self.path} is not a usable sync store: {exc}") from exc
         except BaseException:
             db.close()
+            self._release_lock()
             raise
         self._db = db
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     async def close(self) -> None:
         """Close the connection (on its thread) and stop the thread. Safe to call twice."""
@@ -233,10 +318,13 @@ class SqliteStore:
 
     def _close_sync(self) -> None:
         db, self._db = self._db, None
-        if db is not None:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            db.close()
+        try:
+            if db is not None:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                db.close()
+        finally:
+            self._release_lock()
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -295,7 +383,7 @@ class SqliteStore:
         try:
             for op in operations:
                 if isinstance(op, Upsert):
-                    self._upsert(db, run_id, op.table, op.customer_id, op.rows)
+                    self._upsert(db, run_id, op.table, op.customer_id, op.rows, seen=op.seen)
                 elif isinstance(op, ReplaceSet):
                     self._replace(db, run_id, op)
                 else:
@@ -312,13 +400,16 @@ class SqliteStore:
         table: str,
         customer_id: int | None,
         rows: Iterable[tuple[Value, ...]],
+        *,
+        seen: bool = True,
     ) -> None:
-        stamps = (run_id, run_id, run_id)
+        # A row first known from another entity's list has not been seen by its own listing.
+        stamps = (run_id, run_id if seen else 0, run_id)
         if TABLES[table].scoped:
             params: Iterable[tuple[Value, ...]] = ((customer_id, *row, *stamps) for row in rows)
         else:
             params = ((*row, *stamps) for row in rows)
-        db.executemany(self._upserts[table], params)
+        db.executemany(self._upserts[table, seen], params)
 
     def _replace(self, db: sqlite3.Connection, run_id: int, op: ReplaceSet) -> None:
         table = TABLES[op.table]
@@ -354,12 +445,18 @@ class SqliteStore:
                 f"WHERE customer_id = ? AND deleted_in_run IS NULL AND id IN ({marks})",
                 [run_id, op.customer_id, *ids],
             )
-            for owned in CASCADES.get(op.table, ()):
+            for owned, column in self._dependents(op.table):
                 db.execute(
                     f"UPDATE {owned.name} SET deleted_in_run = ? WHERE customer_id = ? "
-                    f"AND deleted_in_run IS NULL AND {owned.parent} IN ({marks})",
+                    f"AND deleted_in_run IS NULL AND {column} IN ({marks})",
                     [run_id, op.customer_id, *ids],
                 )
+
+    @staticmethod
+    def _dependents(table: str) -> list[tuple[Table, str]]:
+        """The sets that go when a ``table`` row is marked deleted, with the column naming it."""
+        owned = [(t, t.parent) for t in CASCADES.get(table, ()) if t.parent is not None]
+        return owned + list(MEMBERSHIPS.get(table, ()))
 
     # -- end of a listing -------------------------------------------------------------------
 
@@ -401,14 +498,23 @@ class SqliteStore:
                 f"UPDATE {table} SET deleted_in_run = ? WHERE {where}", [run_id, *params]
             )
             count = cursor.rowcount
-            for owned in CASCADES.get(table, ()):
-                assert owned.parent is not None
+            for owned, column in self._dependents(table):
                 db.execute(
                     f"UPDATE {owned.name} SET deleted_in_run = ? "
-                    f"WHERE customer_id = ? AND deleted_in_run IS NULL AND {owned.parent} IN "
+                    f"WHERE customer_id = ? AND deleted_in_run IS NULL AND {column} IN "
                     f"(SELECT id FROM {table} WHERE customer_id = ? AND deleted_in_run = ?)",
                     (run_id, customer_id, customer_id, run_id),
                 )
+            if table == "customers":
+                # A customer gone upstream takes its whole fleet with it.
+                for scoped in TABLES.values():
+                    if scoped.scoped:
+                        db.execute(
+                            f"UPDATE {scoped.name} SET deleted_in_run = ? "
+                            "WHERE deleted_in_run IS NULL AND customer_id IN "
+                            "(SELECT id FROM customers WHERE deleted_in_run = ?)",
+                            (run_id, run_id),
+                        )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -469,6 +575,25 @@ class SqliteStore:
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the store's thread (it may use the connection's methods)."""
         return await self._call(fn, *args)
+
+    def reserve_run_ids(self, newest: int) -> None:
+        """Make the next run's id larger than ``newest``; store's thread only."""
+        db = self._conn
+        db.execute("BEGIN")
+        try:
+            db.execute(
+                "UPDATE sqlite_sequence SET seq = ? WHERE name = 'sync_runs' AND seq < ?",
+                (newest, newest),
+            )
+            db.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT 'sync_runs', ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'sync_runs')",
+                (newest,),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def insert_rows_sync(self, table: str, rows: Iterable[Mapping[str, Value]]) -> None:
         """Load rows exactly as given (history columns included); store's thread only."""

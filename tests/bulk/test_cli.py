@@ -6,6 +6,7 @@ flinkey_async.sandbox``), so that the command under test runs exactly as a user 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -20,7 +21,11 @@ from typing import Any
 
 import pytest
 
+from flinkey_async import _client as client_module
 from flinkey_async import cli
+from flinkey_async.sandbox import Sandbox
+
+from .conftest import FAST_RETRY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,6 +189,7 @@ def test_incomplete_credentials_are_a_usage_error(tmp_path: Path) -> None:
     assert result.stderr.startswith(
         "error: FLINKEY_USERNAME and FLINKEY_PASSWORD not set: a live sync needs"
     )
+    assert len(result.stderr.strip().splitlines()) == 1
     no_customer = flinkey(
         "sync", env=_env(FLINKEY_API_KEY="k", FLINKEY_USERNAME="u", FLINKEY_PASSWORD="p"),
         cwd=tmp_path,
@@ -295,3 +301,229 @@ def test_a_killed_run_leaves_a_consistent_store_that_the_next_run_completes(
     assert count(out, "select count(*) from car_products where deleted_in_run is null") == count(
         out, "select count(*) from car_products"
     )
+
+
+def _no_flinkey_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in cli.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_sandbox_option_says_so_and_what_it_ignores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_flinkey_env(monkeypatch)
+    for name in ("FLINKEY_API_KEY", "FLINKEY_USERNAME", "FLINKEY_PASSWORD"):
+        monkeypatch.setenv(name, "live-secret-" + name[-3:])
+    monkeypatch.setenv("FLINKEY_CUSTOMER_ID", "4711")  # a live customer: not the sandbox's
+    out = tmp_path / "fleet.sqlite"
+    status = cli.main(["sync", "--sandbox", "--sandbox-cars", "5", "--out", str(out),
+                       "--progress", "none"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert captured.out.splitlines()[0].startswith(
+        "--sandbox: syncing from the embedded sandbox (5 cars, seed 7) at http://127.0.0.1:"
+    )
+    assert captured.out.splitlines()[0].endswith(
+        "; ignoring FLINKEY_API_KEY, FLINKEY_USERNAME, FLINKEY_PASSWORD and FLINKEY_CUSTOMER_ID"
+    )
+    assert "live-secret" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "missing", "present"),
+    [
+        ({"FLINKEY_BASE_URL": "https://api.example.test/v3"}, [],
+         "FLINKEY_API_KEY, FLINKEY_USERNAME and FLINKEY_PASSWORD", "FLINKEY_BASE_URL is set"),
+        ({}, ["--base-url", "https://api.example.test/v3"],
+         "FLINKEY_API_KEY, FLINKEY_USERNAME and FLINKEY_PASSWORD", "--base-url is set"),
+        ({"FLINKEY_PASSWORD": "p", "FLINKEY_BASE_URL": "https://api.example.test/v3"}, [],
+         "FLINKEY_API_KEY and FLINKEY_USERNAME",
+         "FLINKEY_PASSWORD and FLINKEY_BASE_URL are set"),
+    ],
+)  # fmt: skip
+def test_partial_settings_are_refused_not_replaced_by_the_sandbox(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    args: list[str],
+    missing: str,
+    present: str,
+) -> None:
+    _no_flinkey_env(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    status = cli.main(["sync", "--out", str(tmp_path / "fleet.sqlite"), *args])
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_USAGE
+    assert captured.out == ""  # no sandbox was started
+    assert captured.err.startswith(f"error: {missing} not set: a live sync needs"), captured.err
+    assert present in captured.err
+    assert "--sandbox" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert not (tmp_path / "fleet.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FLINKEY_BASE_URL", "notaurl", "error: base_url: "),
+        ("FLINKEY_BASE_URL", "ftp://127.0.0.1/v3", "error: base_url: "),
+        ("FLINKEY_CUSTOMER_ID", "99999999999", "error: customer_id: must be a positive int32"),
+        ("FLINKEY_CUSTOMER_ID", "abc", "error: FLINKEY_CUSTOMER_ID: expected a customer id"),
+        ("FLINKEY_CUSTOMER_ID", "0", "error: FLINKEY_CUSTOMER_ID: a customer id is a positive"),
+    ],
+)
+def test_a_value_the_client_refuses_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    message: str,
+) -> None:
+    _no_flinkey_env(monkeypatch)
+    settings = {
+        "FLINKEY_API_KEY": "a-key",
+        "FLINKEY_USERNAME": "manager@example.test",
+        "FLINKEY_PASSWORD": "a-password",
+        "FLINKEY_CUSTOMER_ID": "1001",
+        "FLINKEY_BASE_URL": "http://127.0.0.1:9/v3",
+        name: value,
+    }
+    for key, setting in settings.items():
+        monkeypatch.setenv(key, setting)
+    status = cli.main(["sync", "--out", str(tmp_path / "fleet.sqlite")])
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_USAGE
+    assert captured.err.startswith(message), captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err
+    assert "a-password" not in captured.err + captured.out
+
+
+def test_a_customer_the_manager_cannot_act_for_names_both_causes(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    result = flinkey("sync", env=live_env(served, FLINKEY_CUSTOMER_ID="999"), cwd=tmp_path)
+    assert result.returncode == cli.EXIT_CREDENTIALS
+    assert result.stderr.startswith(
+        "error: the service found no API Manager for this token and customer 999 (404 Unable "
+        "to find a manager for the given OAuth ID claim data.): check FLINKEY_CUSTOMER_ID / "
+        "--customer"
+    ), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["sqlite", "jsonl"])
+def test_a_store_in_use_by_another_sync_is_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+) -> None:
+    import fcntl
+
+    _no_flinkey_env(monkeypatch)
+    out = tmp_path / ("fleet.sqlite" if fmt == "sqlite" else "fleet-jsonl")
+    with open(f"{out}.lock", "w") as held:  # as another sync holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        status = cli.main(["sync", "--sandbox-cars", "5", "--format", fmt, "--out", str(out),
+                           "--progress", "none"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_BUSY
+    assert captured.err.strip().splitlines() == [f"error: another sync is running on {out}"]
+    assert cli.main(["sync", "--sandbox-cars", "5", "--format", fmt, "--out", str(out),
+                     "--progress", "none"]) == 0  # fmt: skip
+
+
+def test_timeout_bounds_each_attempt_against_a_host_that_never_answers(
+    served: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept_and_say_nothing() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    thread.start()
+    _no_flinkey_env(monkeypatch)
+    for name, value in live_env(served, FLINKEY_BASE_URL=f"http://127.0.0.1:{port}/v3").items():
+        if name.startswith("FLINKEY_"):
+            monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    try:
+        status = cli.main(["sync", "--out", str(tmp_path / "fleet.sqlite"), "--timeout", "0.2"])
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_UNREACHABLE
+    assert captured.err.strip().splitlines() == [
+        f"error: 127.0.0.1:{port} did not answer in time (no answer in time)"
+    ]
+    assert len(accepted) >= 2  # the attempts were made, each cut after 0.2 s
+    assert elapsed >= 0.2 * len(accepted) * 0.95
+
+
+def test_help_documents_the_timeout_and_the_busy_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["sync", "--help"])
+    text = capsys.readouterr().out
+    assert "--timeout SECONDS" in text
+    assert f"  {cli.EXIT_BUSY}    another sync is running" in text
+
+
+async def test_rate_caps_every_http_request_retries_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Half the requests fail with 503 and the client retries them at once: every attempt must
+    # count against --rate, not only the calls the sync makes.
+    class QuickRetries(client_module.FlinkeyClient):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**{"retry": FAST_RETRY, **kwargs})
+
+    monkeypatch.setattr(client_module, "FlinkeyClient", QuickRetries)
+    rate = 100.0
+    async with Sandbox(cars=30, seed=5, customers=1) as sb:
+        sb.faults.set(error_rate_503=0.5)
+        env = {
+            "FLINKEY_API_KEY": sb.api_key,
+            "FLINKEY_USERNAME": sb.username,
+            "FLINKEY_PASSWORD": sb.password,
+            "FLINKEY_CUSTOMER_ID": str(sb.customer_id),
+            "FLINKEY_BASE_URL": sb.base_url,
+        }
+        args = cli.build_parser().parse_args(
+            ["sync", "--out", str(tmp_path / "fleet.sqlite"), "--rate", str(rate),
+             "--concurrency", "32", "--progress", "none"]
+        )  # fmt: skip
+        settings = cli.settings_from(args, env)
+        out, err = io.StringIO(), io.StringIO()
+        started = time.monotonic()
+        status = await cli._sync(settings, out, err)
+        elapsed = time.monotonic() - started
+        requests = sum(sb.counters.requests.values())  # token requests included
+        faults = sum(n for (_, kind), n in sb.counters.faults.items() if kind == "error_503")
+    assert status == cli.EXIT_OK, err.getvalue()
+    assert faults > 50
+    # Evenly spaced from the first: n requests take at least (n - 1) / rate seconds.
+    assert elapsed >= (requests - 1) / rate * 0.95, (requests, elapsed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 
@@ -10,6 +11,8 @@ import pytest
 
 from flinkey_async import _rate
 from flinkey_async._engine import BoundedRunner, Outcome, RateLimiter, get_many
+
+from .conftest import wait_until
 
 
 class Gauge:
@@ -282,3 +285,62 @@ async def test_runner_with_rate_admits_through_the_limiter(monkeypatch: pytest.M
     async with aclosing(runner.run(Gauge().work, range(9))) as outcomes:
         assert len([o async for o in outcomes]) == 9
     assert len(waits) == 9
+
+
+async def test_a_call_inside_the_loop_of_a_run_on_the_same_runner_completes() -> None:
+    # A run's slots are held by running calls only, so the consumer's own call gets one.
+    gauge = Gauge()
+    runner = BoundedRunner(2)
+    got = []
+    async with asyncio.timeout(10), aclosing(runner.run(gauge.work, range(10))) as outcomes:
+        async for outcome in outcomes:
+            got.append(await runner.call(gauge.work, outcome.unwrap()))
+    assert sorted(got) == sorted(i * 100 for i in range(10))
+    assert gauge.peak <= 2  # the run and the calls share the limit
+    assert runner.started == 20
+    assert runner._slots._value == 2
+
+
+async def test_a_nested_get_many_on_the_same_runner_completes() -> None:
+    gauge = Gauge()
+    runner = BoundedRunner(3)
+    pairs = []
+    async with asyncio.timeout(10), aclosing(runner.run(gauge.work, range(6))) as outer:
+        async for group in outer:
+            inner = get_many(gauge.work, range(4), runner=runner)
+            async with aclosing(inner) as members:
+                pairs += [(group.unwrap(), member.unwrap()) async for member in members]
+    assert len(pairs) == 6 * 4
+    assert gauge.peak <= 3
+    assert runner._slots._value == 3
+    assert not other_tasks()
+
+
+async def test_a_slow_consumer_bounds_the_finished_outcomes_of_its_run() -> None:
+    calls = 0
+
+    async def quick(item: int) -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return item
+
+    runner = BoundedRunner(3)
+    async with aclosing(runner.run(quick, itertools.count())) as outcomes:
+        await anext(outcomes)
+        for _ in range(200):  # the consumer dawdles: let the run go as far as it can
+            await asyncio.sleep(0)
+        # One outcome taken, at most `concurrency` finished ones waiting: no pile-up.
+        assert calls <= 1 + 3
+    assert runner._slots._value == 3
+
+
+async def test_finished_outcomes_waiting_for_the_consumer_hold_no_slot() -> None:
+    gauge = Gauge()
+    runner = BoundedRunner(2)
+    async with aclosing(runner.run(gauge.work, range(2))) as outcomes:
+        first = await anext(outcomes)
+        await wait_until(lambda: gauge.finished == 2)  # the second outcome waits to be taken
+        await wait_until(lambda: runner._slots._value == 2)
+        second = await anext(outcomes)
+    assert sorted([first.unwrap(), second.unwrap()]) == [0, 10]

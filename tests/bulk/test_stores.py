@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,7 +13,15 @@ from typing import Any
 import pytest
 
 from flinkey_async import Car, Location, Product, ProductType, Service, User, UserData
-from flinkey_async.sync import JsonlStore, MarkDeleted, ReplaceSet, SqliteStore, StoreError, Upsert
+from flinkey_async.sync import (
+    JsonlStore,
+    MarkDeleted,
+    ReplaceSet,
+    SqliteStore,
+    StoreBusyError,
+    StoreError,
+    Upsert,
+)
 from flinkey_async.sync import _schema as schema
 
 CID = 7
@@ -257,7 +267,8 @@ async def test_jsonl_files_change_only_when_a_run_finishes(tmp_path: Path) -> No
     assert cars[(CID, 1)]["first_seen_run"] == first  # history carried over from the files
     assert cars[(CID, 1)]["updated_in_run"] == third
     assert (CID, 3) not in cars
-    assert [r["status"] for r in runs] == ["ok", "ok"]
+    # The interrupted run is recorded too, and its id is not given out again.
+    assert [(r["id"], r["status"]) for r in runs] == [(1, "ok"), (2, "interrupted"), (3, "ok")]
     assert runs[-1]["counts"] == {"note": "test"}
 
 
@@ -289,3 +300,219 @@ def test_row_builders_follow_the_table_columns() -> None:
             elif isinstance(expected, bool):
                 expected = int(expected)
             assert value == expected, (table, column)
+
+
+async def test_jsonl_records_failed_and_interrupted_runs_without_touching_the_entity_files(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "fleet"
+    async with JsonlStore(directory) as store:
+        await run(store, [upsert_cars(car(1))])
+    entity_files = {t: (directory / f"{t}.jsonl").read_bytes() for t in schema.TABLES}
+    error = {"what": "run", "error": "InvalidAPIKeyError", "message": "401 rejected"}
+    for status, errors in (("failed", [error]), ("interrupted", [])):
+        async with JsonlStore(directory) as store:
+            await store.begin_run(source="test", customer_ids=[CID])
+            await store.write([upsert_cars(car(1, "half-way"), car(2))])
+            await store.end_run(status, {"requests": 3}, errors)
+    assert {t: (directory / f"{t}.jsonl").read_bytes() for t in schema.TABLES} == entity_files
+    async with JsonlStore(directory) as store:
+        runs = await store.rows("sync_runs")
+        assert await store.begin_run(source="test", customer_ids=[CID]) == 4
+    assert [(r["id"], r["status"]) for r in runs] == [(1, "ok"), (2, "failed"), (3, "interrupted")]
+    assert runs[1]["errors"] == [error]
+    assert runs[2]["counts"] == {"requests": 3}
+    assert all(r["finished_at"] for r in runs)
+
+
+async def test_jsonl_writes_sync_runs_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flinkey_async.sync import _jsonl
+
+    replaced: list[str] = []
+    real = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        replaced.append(Path(target).name)
+        real(source, target)
+
+    monkeypatch.setattr(_jsonl.os, "replace", spy)
+    async with JsonlStore(tmp_path / "fleet") as store:
+        await run(store, [upsert_cars(car(1))])
+    assert replaced[-1] == "sync_runs.jsonl"
+    assert sorted(replaced) == sorted(f"{t}.jsonl" for t in (*schema.TABLES, "sync_runs"))
+
+
+async def test_jsonl_a_run_that_died_is_recorded_abandoned_and_its_id_is_not_reused(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "fleet"
+    async with JsonlStore(directory) as store:
+        await run(store, [upsert_cars(car(1))])
+    dying = JsonlStore(directory)
+    await dying.open()
+    assert await dying.begin_run(source="test", customer_ids=[CID]) == 2
+    await dying.write([upsert_cars(car(2))])
+    # The process dies: its staging file stays behind, nothing else happens.
+    await dying._staging.close()
+    dying._release_lock()
+    async with JsonlStore(directory) as store:
+        assert await store.begin_run(source="test", customer_ids=[CID]) == 3
+        await store.end_run("ok", {}, [])
+        runs = await store.rows("sync_runs")
+        cars = await rows(store, "cars")
+    assert [(r["id"], r["status"]) for r in runs] == [(1, "ok"), (2, "abandoned"), (3, "ok")]
+    assert (CID, 2) not in cars  # what the dead run wrote was never published
+
+
+async def test_jsonl_never_reuses_the_id_of_a_run_that_died_while_publishing(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "fleet"
+    async with JsonlStore(directory) as store:
+        await run(store, [upsert_cars(car(1))])
+    # Run 2 replaced cars.jsonl, then died before sync_runs.jsonl was replaced.
+    line = (directory / "cars.jsonl").read_text().replace('"last_seen_run":1', '"last_seen_run":2')
+    assert '"last_seen_run":2' in line
+    (directory / "cars.jsonl").write_text(line)
+    async with JsonlStore(directory) as store:
+        assert await store.begin_run(source="test", customer_ids=[CID]) == 3
+        await store.end_run("ok", {}, [])
+
+
+async def test_rows_from_another_entitys_list_do_not_count_as_seen(make_store: Any) -> None:
+    async with make_store() as store:
+        first = await run(store, [upsert_cars(car(1), car(2))])
+        gone = await store.begin_run(source="test", customer_ids=[CID])
+        # A group's member list shows cars 1 (renamed), 2 and 3; the car listing shows car 2.
+        members = [schema.car_row(c) for c in (car(1, "renamed"), car(2), car(3))]
+        await store.write([Upsert("cars", CID, members, seen=False), upsert_cars(car(2))])
+        # Only the listing keeps a car from the deletion check: 1 and 3 are to be confirmed.
+        assert await store.unseen_ids("cars", CID) == [1, 3]
+        await store.write([MarkDeleted("cars", CID, [1])])
+        # A late member list cannot bring a car back that its own GET found gone.
+        await store.write([Upsert("cars", CID, [schema.car_row(car(1, "stale"))], seen=False)])
+        await store.end_run("ok", {}, [])
+        cars = await rows(store, "cars")
+    assert cars[(CID, 1)]["name"] == "renamed"
+    assert cars[(CID, 1)]["updated_in_run"] == gone
+    assert (cars[(CID, 1)]["last_seen_run"], cars[(CID, 1)]["deleted_in_run"]) == (first, gone)
+    assert (cars[(CID, 2)]["last_seen_run"], cars[(CID, 2)]["updated_in_run"]) == (gone, first)
+    assert (cars[(CID, 3)]["first_seen_run"], cars[(CID, 3)]["last_seen_run"]) == (gone, 0)
+
+
+async def test_a_deleted_car_or_product_leaves_its_groups_and_cars(opened: Store) -> None:
+    await run(opened, [
+        upsert_cars(car(1), car(2)),
+        Upsert("products", CID, [schema.product_row(product(10)), schema.product_row(product(20))]),
+        car_products(1, 10), car_products(2, 20),
+        ReplaceSet("group_cars", CID, 9, [(9, 1), (9, 2)]),
+        ReplaceSet("group_products", CID, 9, [(9, 10), (9, 20)]),
+    ])  # fmt: skip
+    gone = await run(opened, [MarkDeleted("cars", CID, [1]), MarkDeleted("products", CID, [20])])
+    deleted = {
+        (table, key[1:])
+        for table in ("group_cars", "group_products", "car_products")
+        for key, row in (await rows(opened, table)).items()
+        if row["deleted_in_run"] == gone
+    }
+    assert deleted == {
+        ("group_cars", (9, 1)),
+        ("group_products", (9, 20)),
+        ("car_products", (1, 10)),  # owned by the deleted car
+        ("car_products", (2, 20)),  # the deleted product was in car 2
+    }
+
+
+async def test_a_customer_gone_upstream_takes_its_fleet_with_it(make_store: Any) -> None:
+    other = CID + 1
+    fleet = [
+        Upsert("customers", None, [(CID, "stays"), (other, "goes")]),
+        upsert_cars(car(1)),
+        car_products(1, 10),
+        Upsert("cars", other, [schema.car_row(car(1))]),
+        ReplaceSet("car_products", other, 1, [(1, 10)]),
+        Upsert("users", other, [schema.user_row(User(3, "a@example.test", UserData("A", "B")))]),
+        ReplaceSet("group_users", other, 9, [(9, 3)]),
+    ]
+    async with make_store() as store:
+        await run(store, fleet)
+        gone = await store.begin_run(source="test", customer_ids=[CID])
+        await store.write([Upsert("customers", None, [(CID, "stays")])])
+        assert await store.unseen_ids("customers", None) == [other]
+        await store.mark_vanished("customers", None)
+        changes = await store.run_changes([CID, other])
+        await store.end_run("ok", {}, [])
+        tables = {name: await store.rows(name) for name in schema.TABLES}
+    alive = {
+        (name, row["customer_id"])
+        for name, table_rows in tables.items()
+        for row in table_rows
+        if name != "customers" and row["deleted_in_run"] is None
+    }
+    assert alive == {("cars", CID), ("car_products", CID)}
+    assert {r["id"]: r["deleted_in_run"] for r in tables["customers"]} == {CID: None, other: gone}
+    assert changes["cars"]["deleted"] == 1
+    assert changes["group_users"]["deleted"] == 1
+
+
+async def test_a_second_store_on_the_same_path_is_refused_while_the_first_is_open(
+    make_store: Any,
+) -> None:
+    async with make_store() as first:
+        await first.begin_run(source="test", customer_ids=[CID])
+        await first.write([upsert_cars(car(1))])
+        second = make_store()
+        with pytest.raises(StoreBusyError, match=r"^another sync is running on "):
+            await second.open()
+        await second.close()  # harmless, and it must not disturb the first store
+        if isinstance(first, SqliteStore):
+            # Not marked "abandoned" by the second open.
+            assert [r["status"] for r in await first.rows("sync_runs")] == ["running"]
+        else:
+            assert first._staging.path.exists()  # its staging file was left alone
+        await first.write([upsert_cars(car(2))])  # the first run goes on
+        await first.end_run("ok", {}, [])
+        runs = await first.rows("sync_runs")
+    assert [r["status"] for r in runs] == ["ok"]
+    async with make_store() as again:  # once the first is closed, the store opens again
+        assert len(await again.rows("cars")) == 2
+
+
+def test_a_store_is_locked_against_another_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "fleet.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import asyncio, sys\n"
+         "from flinkey_async.sync import SqliteStore\n"
+         "async def main():\n"
+         "    async with SqliteStore(sys.argv[1]):\n"
+         "        print('open', flush=True)\n"
+         "        sys.stdin.readline()\n"
+         "asyncio.run(main())\n", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdin is not None
+        assert holder.stdout.readline().strip() == "open"
+
+        async def try_open() -> None:
+            async with SqliteStore(path):
+                pass
+
+        with pytest.raises(StoreBusyError, match=f"another sync is running on {path}"):
+            asyncio.run(try_open())
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+    finally:
+        if holder.poll() is None:  # pragma: no cover - a stuck child
+            holder.kill()
+            holder.wait()
+        for pipe in (holder.stdin, holder.stdout):
+            if pipe is not None:
+                pipe.close()
+    asyncio.run(try_open())  # free again

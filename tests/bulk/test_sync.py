@@ -321,3 +321,84 @@ async def test_memory_stays_flat_pages_are_requested_as_work_drains(big_sandbox:
     # lists (4 per group): far below the 2 * 200 + 280 requests of the whole fleet.
     groups = len(big_sandbox.state.groups(big_sandbox.customer_id))
     assert peak <= 2 * (2 * 10) + 2 * 10 + 4 * groups
+
+
+class CustomersWithout:
+    """``client.customers`` whose listing no longer shows some customers."""
+
+    def __init__(self, customers: Any, hidden: set[int]) -> None:
+        self._customers = customers
+        self.hidden = hidden
+
+    async def list(self) -> Any:
+        return [c for c in await self._customers.list() if c.id not in self.hidden]
+
+
+async def test_a_customer_gone_upstream_is_marked_deleted_with_its_whole_fleet(
+    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory
+) -> None:
+    kept, gone = sandbox.customer_ids
+    await sync(client, make_store, customer_ids="all")
+    hiding = client_with(client, customers=CustomersWithout(client.customers, {gone}))
+    report, rows = await sync(hiding, make_store, customer_ids="all")
+    assert report.ok
+    assert report.customer_ids == (kept,)
+    assert_matches(sandbox, rows, kept)
+    for name in truth.schema.TABLES:
+        if name == "customers":
+            continue
+        of_gone = [r for r in rows[name] if r["customer_id"] == gone]
+        assert of_gone, name
+        assert {r["deleted_in_run"] for r in of_gone} == {report.run_id}, name
+    assert {r["id"]: r["deleted_in_run"] for r in rows["customers"]} == {
+        kept: None, gone: report.run_id
+    }
+    assert report.changes["cars"]["deleted"] == len(sandbox.state.cars(gone))
+
+
+class StaleGroupCars:
+    """``client.groups`` whose car lists were read before some cars were deleted upstream."""
+
+    def __init__(self, groups: Any, stale: dict[int, Any]) -> None:
+        self._groups = groups
+        self.stale = stale
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._groups, name)
+
+    async def cars(self, group_id: int, *, customer_id: Any = None) -> Any:
+        if group_id in self.stale:
+            return self.stale[group_id]
+        return await self._groups.cars(group_id, customer_id=customer_id)
+
+
+async def test_a_car_seen_only_in_a_group_list_is_still_checked_for_deletion(
+    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory
+) -> None:
+    state, cid = sandbox.state, sandbox.customer_id
+    groups = [g.id for g in state.groups(cid) if state.member_ids(cid, g.id, "cars")]
+    assert len(groups) >= 2
+
+    async def delete_behind_a_stale_list(group_id: int) -> tuple[int, Any]:
+        stale = await client.groups.cars(group_id)
+        victim = stale[-1].id
+        for product in state.products_of_car(cid, victim):
+            state.unassign_product(cid, product.id)
+        state.delete_car(cid, victim)
+        return victim, stale
+
+    # A fresh store: the car is first known from the group's list, which still shows it.
+    first_victim, first_list = await delete_behind_a_stale_list(groups[0])
+    stale = StaleGroupCars(client.groups, {groups[0]: first_list})
+    report, rows = await sync(client_with(client, groups=stale), make_store)
+    assert report.ok
+    assert_matches(sandbox, rows)
+    victim_row = next(r for r in rows["cars"] if r["id"] == first_victim)
+    assert victim_row["deleted_in_run"] == report.run_id
+    # A store that had the car: the stale list must not keep it alive either.
+    second_victim, second_list = await delete_behind_a_stale_list(groups[1])
+    stale.stale = {groups[1]: second_list}
+    report, rows = await sync(client_with(client, groups=stale), make_store)
+    assert report.ok
+    assert_matches(sandbox, rows)
+    assert changed(rows, report.run_id)["cars"] == {"deleted": {second_victim}}
