@@ -42,7 +42,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
@@ -93,6 +92,7 @@ _PLAIN_SEGMENT: Final = re.compile(r"(?![.]{1,2}\Z)[A-Za-z0-9._~:-]+")
 """A path segment that percent-encoding leaves unchanged (and that is not ``.`` or ``..``)."""
 _FORM: Final = "application/x-www-form-urlencoded"
 _NOTHING_TO_SETTLE: Final[frozenset[str]] = frozenset()
+_SECRET_HEADERS: Final = (API_KEY_HEADER, "Authorization")
 _MAYBE_PROCESSED: Final = frozenset({408, 502, 504})
 """Answers of a gateway or a proxy that say nothing about whether the service acted."""
 
@@ -225,10 +225,13 @@ def _scrub(exc: Exception) -> None:
     """
     if isinstance(exc, aiohttp.ClientResponseError):
         info = exc.request_info
+        headers = info.headers.copy()
+        for name in _SECRET_HEADERS:
+            headers.popall(name, None)
         exc.request_info = aiohttp.RequestInfo(
-            info.url, info.method, CIMultiDictProxy(CIMultiDict()), info.real_url
+            info.url, info.method, type(info.headers)(headers), info.real_url
         )
-        exc.history = ()
+        exc.history = ()  # earlier responses of a redirect chain carry the same headers
         exc.args = (exc.request_info, ())
 
 
