@@ -140,7 +140,8 @@ class FlinkeyClient:
 
     @property
     def connector_limit(self) -> int:
-        """Connections the client's own session opens at most; bound concurrent work to it."""
+        """Connections the session opens at most (a borrowed session's own pool size, if it has
+        a limit); bulk work is bound to it."""
         return self._transport.connector_limit
 
     @property

@@ -182,7 +182,7 @@ def _slot_twin(cls: type[Any]) -> type[Any] | None:
         return None
     twin = type(f"_{cls.__name__}Slots", (), {"__slots__": slots, "__module__": __name__})
     try:
-        object.__setattr__(object.__new__(twin), "__class__", cls)
+        twin().__class__ = cls
     except TypeError:
         return None
     return twin
@@ -261,10 +261,10 @@ def _generate(
         # Equivalent to the attrs __init__ of a class without validators, converters or hooks
         # (see _settable_slots), and about half as costly: plain attribute stores on the twin,
         # then the object takes its real class.
-        namespace.update(_new=object.__new__, _twin=twin, _become=object.__setattr__)
-        lines.append("o = _new(_twin)")
+        namespace["_twin"] = twin
+        lines.append("o = _twin()")
         lines.extend(f"o.{field.name} = v{index}" for index, field in enumerate(attrs.fields(cls)))
-        lines.append("_become(o, '__class__', _cls)")
+        lines.append("o.__class__ = _cls")
         construct = "o"
     elif _settable_slots(cls):
         # The slots set through their descriptors: a third cheaper than the attrs __init__.

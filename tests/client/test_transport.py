@@ -520,6 +520,15 @@ async def test_get_json_escape_hatch(api: FakeAPI) -> None:
         assert await client.get_json("cars", 1) == api.cars[1]
 
 
+async def test_a_borrowed_session_sets_the_pool_size_that_binds() -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=7)) as session:
+        client = FlinkeyClient(api_key="k", token="t", session=session, connector_limit=100)
+        assert client.connector_limit == 7
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as unlimited:
+        client = FlinkeyClient(api_key="k", token="t", session=unlimited, connector_limit=50)
+        assert client.connector_limit == 50
+
+
 def test_fleet_is_bound_to_the_pool() -> None:
     from flinkey_async._fleet import FleetResource
 
