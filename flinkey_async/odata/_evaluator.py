@@ -95,6 +95,7 @@ _ORDERABLE: Final = frozenset(
 
 
 _KIND_OF_TYPE: Final[dict[type, str]] = {
+    type(None): "null",
     bool: "bool",
     int: "number",
     float: "number",

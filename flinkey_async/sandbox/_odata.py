@@ -14,10 +14,8 @@ import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Final
-from uuid import UUID
 
 import attrs
 
@@ -40,6 +38,7 @@ from ..odata import (
     parse_filter,
     parse_literal,
 )
+from ..odata._evaluator import kind
 
 __all__ = ["Schema", "check_types", "public_problem", "schema_of"]
 
@@ -82,33 +81,8 @@ def schema_of(model: type[Any]) -> Schema:
     return {wire_name(name): kind for name, kind in kinds.items() if kind is not None}
 
 
-def _literal_kind(value: object) -> str:
-    """The type family of a literal, named as the evaluator names them."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, datetime):
-        return "datetime"
-    if isinstance(value, date):
-        return "date"
-    if isinstance(value, time):
-        return "time"
-    if isinstance(value, timedelta):
-        return "duration"
-    if isinstance(value, UUID):
-        return "guid"
-    if isinstance(value, bytes):
-        return "binary"
-    return type(value).__name__
-
-
 def _fits(property_kind: str, value: object) -> bool:
-    found = _literal_kind(value)
+    found = kind(value)
     if found == "null" or found in _ACCEPTS[property_kind]:
         return True
     wanted = _READS_AS.get(property_kind)
@@ -119,7 +93,7 @@ def _fits(property_kind: str, value: object) -> bool:
         read = parse_literal(value).value
     except ODataError:
         return False
-    return _literal_kind(read) in wanted
+    return kind(read) in wanted
 
 
 def _nodes(expr: Expr) -> Iterator[Expr]:
@@ -143,7 +117,7 @@ def _nodes(expr: Expr) -> Iterator[Expr]:
 def _clash(name: str, property_kind: str, value: object, where: str) -> ODataError:
     return ODataError(
         f"$filter: cannot compare property {name!r} ({property_kind}) "
-        f"with a {_literal_kind(value)} literal{where}"
+        f"with a {kind(value)} literal{where}"
     )
 
 
