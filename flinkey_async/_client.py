@@ -140,8 +140,8 @@ class FlinkeyClient:
 
     @property
     def connector_limit(self) -> int:
-        """Connections the session opens at most (a borrowed session's own pool size, if it has
-        a limit); bulk work is bound to it."""
+        """Connections the session opens at most (for a borrowed session, also no more than its
+        own pool); bulk work is bound to it."""
         return self._transport.connector_limit
 
     @property

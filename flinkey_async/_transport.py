@@ -301,11 +301,11 @@ class Transport:
         self._timeout = timeout
         self._retry = retry if retry is not None else RetryPolicy()
         if session is not None:
-            # A borrowed session's pool is what binds; aiohttp's 0 means "no limit".
+            # A borrowed session's pool binds too (aiohttp's 0 means "no limit").
             connector = session.connector
             pool = getattr(connector, "limit", 0) if connector is not None else 0
             if isinstance(pool, int) and pool > 0:
-                connector_limit = pool
+                connector_limit = min(connector_limit, pool)
         self.connector_limit = connector_limit
         self.stats = ClientStats()
         self._session = session

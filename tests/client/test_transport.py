@@ -522,8 +522,10 @@ async def test_get_json_escape_hatch(api: FakeAPI) -> None:
 
 async def test_a_borrowed_session_sets_the_pool_size_that_binds() -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=7)) as session:
-        client = FlinkeyClient(api_key="k", token="t", session=session, connector_limit=100)
-        assert client.connector_limit == 7
+        client = FlinkeyClient(api_key="k", token="t", session=session)
+        assert client.connector_limit == 7  # the pool binds below the default of 100
+        client = FlinkeyClient(api_key="k", token="t", session=session, connector_limit=3)
+        assert client.connector_limit == 3  # and a lower limit of the caller's stays
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as unlimited:
         client = FlinkeyClient(api_key="k", token="t", session=unlimited, connector_limit=50)
         assert client.connector_limit == 50
