@@ -69,9 +69,7 @@ def car_json(i: int) -> dict[str, Any]:
 
 def _serve(port: int) -> None:
     car_body = orjson.dumps(car_json(1))
-    token_body = orjson.dumps(
-        {"token_type": "Bearer", "expires_in": "3600", "access_token": TOKEN}
-    )
+    token_body = orjson.dumps({"token_type": "Bearer", "expires_in": "3600", "access_token": TOKEN})
 
     async def token(request: web.Request) -> web.Response:
         await request.read()

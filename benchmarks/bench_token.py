@@ -29,9 +29,7 @@ async def _main(quick: bool) -> list[Result]:
     repetitions = 3 if quick else 5
     async with Sandbox(cars=50, seed=4, customers=1, token_ttl=TOKEN_TTL) as sandbox:
         car_ids = [car.id for car in sandbox.state.cars(sandbox.customer_id)]
-        async with FlinkeyClient(
-            **sandbox.client_kwargs(), token_refresh_margin=MARGIN
-        ) as client:
+        async with FlinkeyClient(**sandbox.client_kwargs(), token_refresh_margin=MARGIN) as client:
             storm_walls: list[float] = []
             valid_walls: list[float] = []
             token_requests: list[int] = []

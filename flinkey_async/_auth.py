@@ -68,7 +68,14 @@ class TokenManager:
     """
 
     __slots__ = (
-        "_clock", "_expires_at", "_fetch", "_margin", "_renew_at", "_renewal", "_token", "_url",
+        "_clock",
+        "_expires_at",
+        "_fetch",
+        "_margin",
+        "_renew_at",
+        "_renewal",
+        "_token",
+        "_url",
     )
 
     def __init__(
@@ -139,13 +146,16 @@ class TokenManager:
                 self._renew_at = min(now + RENEWAL_RETRY_DELAY, self._expires_at)
                 _log.warning(
                     "token renewal failed (%s); the current token stays in use for %.0f s more",
-                    type(exc).__name__, self._expires_at - now,
+                    type(exc).__name__,
+                    self._expires_at - now,
                 )
                 return self._token
             if not fresh.access_token:
                 raise AuthenticationError(
-                    401, "the token endpoint answered without an access token",
-                    method="POST", path=_path_of(self._url),
+                    401,
+                    "the token endpoint answered without an access token",
+                    method="POST",
+                    path=_path_of(self._url),
                 )
             lifetime = max(0.0, fresh.expires_in)
             margin = min(self._margin, lifetime / 2)

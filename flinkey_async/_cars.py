@@ -141,7 +141,8 @@ class CarsResource(BulkReads[Car]):
             raise unknown from unknown.__cause__
         _log.warning(
             "PUT %s: outcome was unknown; settled by VIN: the car was created with id %d",
-            self._url.path, new[0].id,
+            self._url.path,
+            new[0].id,
         )
         return new[0].id
 

@@ -141,7 +141,8 @@ _INLINE_CHECKS: dict[Any, tuple[str, bool]] = {
     int: ("if {v}.__class__ is not int: {v} = _check_int({v})", False),
     str | None: ("if {v} is not None and {v}.__class__ is not str: raise _wrong('str', {v})", True),
     bool | None: (
-        "if {v} is not None and {v}.__class__ is not bool: raise _wrong('bool', {v})", True
+        "if {v} is not None and {v}.__class__ is not bool: raise _wrong('bool', {v})",
+        True,
     ),
     int | None: ("if {v} is not None and {v}.__class__ is not int: {v} = _check_int({v})", True),
 }
@@ -205,8 +206,12 @@ def _generate(
     """
     hints = attrs.resolve_types(cls)
     namespace: dict[str, Any] = {
-        "_cls": cls, "_wrong": _wrong, "_check_int": _check_int, "_MISSING": _MISSING,
-        "_PayloadTypeError": _PayloadTypeError, "_dict": dict,
+        "_cls": cls,
+        "_wrong": _wrong,
+        "_check_int": _check_int,
+        "_MISSING": _MISSING,
+        "_PayloadTypeError": _PayloadTypeError,
+        "_dict": dict,
     }
     reads: list[str] = []  # fetching the values
     optional: list[tuple[str, str]] = []  # (variable, key) of fields that default to None

@@ -504,8 +504,8 @@ class FleetWalk:
                 self.stats.requeued += 1
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else None
                 ceiling = self.retry_delay * 2 ** (job.attempt - 1)
-                delay = retry_after if retry_after is not None else random.uniform(
-                    ceiling / 2, ceiling
+                delay = (
+                    retry_after if retry_after is not None else random.uniform(ceiling / 2, ceiling)
                 )
                 self._push_later(attrs.evolve(job, attempt=job.attempt + 1), delay)
                 return []
@@ -726,7 +726,9 @@ class _Collector:
 
     def snapshot(self, customer_id: int | None, requests: int) -> FleetSnapshot:
         gone_cars, gone_products, gone_groups = (
-            self.gone["cars"], self.gone["products"], self.gone["groups"]
+            self.gone["cars"],
+            self.gone["products"],
+            self.gone["groups"],
         )
 
         def keep(mapping: dict[int, Any], gone: set[int]) -> dict[int, Any]:

@@ -72,9 +72,7 @@ class GroupsResource:
         """``GET /groups/{groupId}/cars``."""
         return await self._members(group_id, "cars", Car, customer_id)
 
-    async def users(
-        self, group_id: int, *, customer_id: int | None = None
-    ) -> builtins.list[User]:
+    async def users(self, group_id: int, *, customer_id: int | None = None) -> builtins.list[User]:
         """``GET /groups/{groupId}/users``."""
         return await self._members(group_id, "users", User, customer_id)
 
@@ -143,7 +141,8 @@ class GroupsResource:
             group_id = new.pop()
             _log.warning(
                 "PUT %s: outcome was unknown; settled by name: the group was created with id %d",
-                self._url.path, group_id,
+                self._url.path,
+                group_id,
             )
             return group_id
         if before:

@@ -55,9 +55,7 @@ PRODUCT_NOT_IN_GROUP: Final = (
 
 # 400, plain text
 CAR_NAME_MISSING: Final = "Could not create car. No car name given."
-CAR_NAME_BLANK: Final = (
-    "Could not update car. The car name must not be null, empty or white space."
-)
+CAR_NAME_BLANK: Final = "Could not update car. The car name must not be null, empty or white space."
 INVALID_DATE_FORMAT: Final = "Invalid date format."
 GROUP_NAME_MISSING: Final = "Could not create group. No group name given."
 GROUP_NAME_BLANK: Final = "The group name must not be null, empty or white space."

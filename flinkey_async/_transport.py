@@ -288,7 +288,8 @@ class Transport:
         if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
             raise ValidationError("token_refresh_margin", "must be a number of seconds >= 0")
         if rate_limit is not None and (
-            isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float)
+            isinstance(rate_limit, bool)
+            or not isinstance(rate_limit, int | float)
             or not rate_limit > 0
         ):
             raise ValidationError("rate_limit", "must be a positive number of requests per second")
@@ -584,7 +585,12 @@ class Transport:
                 delay = policy.backoff(attempt)
                 _log.warning(
                     "%s %s: %s; retry %d of %d in %.2f s",
-                    method, url.path, reason, attempt, attempts - 1, delay,
+                    method,
+                    url.path,
+                    reason,
+                    attempt,
+                    attempts - 1,
+                    delay,
                 )
                 maybe_done = maybe_done or sent
                 attempt += 1
@@ -596,7 +602,10 @@ class Transport:
                 if debug:
                     _log.debug(
                         "%s %s -> %d (%.1f ms)",
-                        method, url.path, status, (time.perf_counter() - started) * 1000,
+                        method,
+                        url.path,
+                        status,
+                        (time.perf_counter() - started) * 1000,
                     )
                 return status, payload
 
@@ -613,31 +622,46 @@ class Transport:
                 self._tokens.invalidate(token)
                 replayed = True
                 stats.token_replays += 1
-                _log.info("%s %s: token rejected; renewing it and sending once more", method,
-                          url.path)
+                _log.info(
+                    "%s %s: token rejected; renewing it and sending once more", method, url.path
+                )
                 continue
             if maybe_done and error.message in settle:
                 _log.warning(
                     "%s %s: %d after a lost answer; the earlier attempt took effect (%s)",
-                    method, url.path, status, error.message,
+                    method,
+                    url.path,
+                    status,
+                    error.message,
                 )
                 return status, b""
             if create and status in _MAYBE_PROCESSED:
                 raise self._outcome_unknown(
-                    method, url, f"the answer was {status} {error.message}, which does not say "
+                    method,
+                    url,
+                    f"the answer was {status} {error.message}, which does not say "
                     "whether the entity was created",
                 ) from error
             if status in policy.statuses and not create and attempt < attempts:
                 if retry_after is not None and retry_after > policy.retry_after_cap:
                     _log.warning(
                         "%s %s -> %d; Retry-After %.0f s exceeds the cap of %.0f s",
-                        method, url.path, status, retry_after, policy.retry_after_cap,
+                        method,
+                        url.path,
+                        status,
+                        retry_after,
+                        policy.retry_after_cap,
                     )
                     raise error
                 delay = retry_after if retry_after is not None else policy.backoff(attempt)
                 _log.warning(
                     "%s %s -> %d; retry %d of %d in %.2f s",
-                    method, url.path, status, attempt, attempts - 1, delay,
+                    method,
+                    url.path,
+                    status,
+                    attempt,
+                    attempts - 1,
+                    delay,
                 )
                 maybe_done = maybe_done or status in _MAYBE_PROCESSED
                 attempt += 1
@@ -708,4 +732,3 @@ def _base_url(value: str | URL) -> URL:
     if url.query_string or url.fragment:
         raise ValidationError("base_url", "must not have a query or fragment")
     return url.with_path(url.path.rstrip("/"))
-

@@ -140,9 +140,7 @@ def _customer(text: str) -> int | Literal["all"]:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a customer id or 'all', got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected a customer id or 'all', got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"a customer id is a positive number, got {value}")
     return value
@@ -624,8 +622,10 @@ def _host_of(url: str) -> str:
         return url
     if parsed.host is None:
         return url
-    return f"{parsed.host}:{parsed.port}" if parsed.port and not parsed.is_default_port() else (
-        parsed.host
+    return (
+        f"{parsed.host}:{parsed.port}"
+        if parsed.port and not parsed.is_default_port()
+        else (parsed.host)
     )
 
 

@@ -133,8 +133,9 @@ class _Writer:
 
     async def add(self, operations: Sequence[Operation]) -> None:
         self._batch.extend(operations)
-        self._rows += sum(len(op.rows) if not isinstance(op, MarkDeleted) else 1
-                          for op in operations) + len(operations)
+        self._rows += sum(
+            len(op.rows) if not isinstance(op, MarkDeleted) else 1 for op in operations
+        ) + len(operations)
         if self._rows >= self._store.batch_size:
             await self.flush(wait=False)
 
@@ -200,11 +201,12 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
         seen = event.kind in ("users", "services")
         return [
             Upsert(
-                event.kind, cid, [row(m) for m in event.members], seen=seen  # type: ignore[operator]
+                event.kind,
+                cid,
+                [row(m) for m in event.members],
+                seen=seen,  # type: ignore[operator]
             ),
-            ReplaceSet(
-                table, cid, event.group_id, [(event.group_id, m.id) for m in event.members]
-            ),
+            ReplaceSet(table, cid, event.group_id, [(event.group_id, m.id) for m in event.members]),
         ]
     if isinstance(event, Vanished):
         progress.add(f"vanished {event.kind}")
@@ -293,20 +295,30 @@ class SyncJob:
                 await self._sync_customer(cid)
         except BaseException as exc:
             interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-            error = [] if interrupted else [
-                {"what": "run", "error": type(exc).__name__, "message": str(exc)}
-            ]
+            error = (
+                []
+                if interrupted
+                else [{"what": "run", "error": type(exc).__name__, "message": str(exc)}]
+            )
             try:
                 await self._close_run(
-                    "interrupted" if interrupted else "failed", customers, started, error,
-                    requests0, retries0,
+                    "interrupted" if interrupted else "failed",
+                    customers,
+                    started,
+                    error,
+                    requests0,
+                    retries0,
                 )
             except Exception as close_error:  # the original error is the one to report
                 exc.add_note(f"recording the run failed too: {close_error}")
             raise
         return await self._close_run(
-            "ok" if not self._failures else "partial", customers, started, [],
-            requests0, retries0,
+            "ok" if not self._failures else "partial",
+            customers,
+            started,
+            [],
+            requests0,
+            retries0,
         )
 
     async def _close_run(
@@ -467,4 +479,3 @@ async def run_sync(
 ) -> SyncReport:  # pragma: no cover - a convenience spelled out in the docs
     """``await run_sync(client, store, concurrency=32)``: one :class:`SyncJob` run."""
     return await SyncJob(client, store, **options).run()
-

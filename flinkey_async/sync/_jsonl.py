@@ -105,8 +105,10 @@ class JsonlStore:
         if not self.directory.is_dir():
             raise StoreError(f"{self.directory} is not a directory")
         resolved = self.directory.resolve()
-        lock_path = resolved.with_name(resolved.name + ".lock") if resolved.name else (
-            resolved / ".flinkey-sync.lock"
+        lock_path = (
+            resolved.with_name(resolved.name + ".lock")
+            if resolved.name
+            else (resolved / ".flinkey-sync.lock")
         )
         lock = StoreLock(lock_path, self.directory)
         lock.acquire()

@@ -287,9 +287,7 @@ class SqliteStore:
                     f"{self.path} has store schema {row[0]}, this version writes {SCHEMA_VERSION}"
                 )
             # A run still "running" was cut off (a crash, a kill): say so.
-            db.execute(
-                "UPDATE sync_runs SET status = 'abandoned' WHERE status = 'running'"
-            )
+            db.execute("UPDATE sync_runs SET status = 'abandoned' WHERE status = 'running'")
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -616,4 +614,3 @@ class SqliteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-

@@ -98,9 +98,10 @@ async def test_snapshot_equals_the_ground_truth(sandbox: Sandbox, client: Flinke
 async def test_snapshot_of_another_customer(sandbox: Sandbox, client: FlinkeyClient) -> None:
     other = sandbox.customer_ids[1]
     snapshot = await fleet_of(client).snapshot(customer_id=other)
-    assert truth.differences(
-        truth.from_state(sandbox.state, other), truth.from_snapshot(snapshot)
-    ) == {}
+    assert (
+        truth.differences(truth.from_state(sandbox.state, other), truth.from_snapshot(snapshot))
+        == {}
+    )
 
 
 async def test_requests_in_flight_never_exceed_the_concurrency(sandbox: Sandbox) -> None:
@@ -116,9 +117,10 @@ async def test_requests_in_flight_never_exceed_the_concurrency(sandbox: Sandbox)
 
 async def test_the_connection_pool_binds_the_concurrency(sandbox: Sandbox) -> None:
     gauge = InFlight()
-    async with aiohttp.ClientSession(trace_configs=[gauge.config]) as session, FlinkeyClient(
-        **sandbox.client_kwargs(), session=session, connector_limit=3
-    ) as client:
+    async with (
+        aiohttp.ClientSession(trace_configs=[gauge.config]) as session,
+        FlinkeyClient(**sandbox.client_kwargs(), session=session, connector_limit=3) as client,
+    ):
         fleet = fleet_of(client)
         runner = fleet.runner(concurrency=50)
         assert runner.concurrency == 3
@@ -269,7 +271,6 @@ async def test_snapshot_survives_faults(sandbox: Sandbox) -> None:
     expected = truth.from_state(sandbox.state, cid)
     assert truth.differences(expected, truth.from_snapshot(snapshot)) == {}
     assert sum(sandbox.counters.faults.values()) > 10
-
 
 
 async def test_get_many_with_any_getter(sandbox: Sandbox, client: FlinkeyClient) -> None:

@@ -87,7 +87,9 @@ async def test_upserts_never_duplicate_and_record_history(make_store: Any) -> No
     assert set(cars) == {(CID, 1), (CID, 2)}
     one, two = cars[(CID, 1)], cars[(CID, 2)]
     assert (one["first_seen_run"], one["last_seen_run"], one["updated_in_run"]) == (
-        first, second, first
+        first,
+        second,
+        first,
     )
     assert two["name"] == "renamed"
     assert two["updated_in_run"] == second

@@ -279,9 +279,7 @@ async def test_a_listing_that_fails_marks_nothing_deleted(
     assert not any(r["deleted_in_run"] for r in rows["cars"])
     assert len(rows["cars"]) == len(state.cars(cid))
     assert rows["sync_runs"][-1]["status"] == "partial"
-    errors = rows["sync_runs"][-1].get("errors") or json.loads(
-        rows["sync_runs"][-1]["errors_json"]
-    )
+    errors = rows["sync_runs"][-1].get("errors") or json.loads(rows["sync_runs"][-1]["errors_json"])
     assert errors[0]["what"] == "car listing"
     assert errors[0]["error"] == "ServerError"
 
@@ -295,9 +293,10 @@ async def big_sandbox() -> AsyncIterator[Sandbox]:
 async def test_memory_stays_flat_pages_are_requested_as_work_drains(big_sandbox: Sandbox) -> None:
     # The walk asks for the next page only when the previous page's requests are mostly done:
     # never more than two pages' worth of per-car work is queued.
-    async with FlinkeyClient(**big_sandbox.client_kwargs()) as client, SqliteStore(
-        ":memory:"
-    ) as store:
+    async with (
+        FlinkeyClient(**big_sandbox.client_kwargs()) as client,
+        SqliteStore(":memory:") as store,
+    ):
         job = SyncJob(client, store, concurrency=4, page_size=10)
         peak = 0
         original = job._new_walk
@@ -351,7 +350,8 @@ async def test_a_customer_gone_upstream_is_marked_deleted_with_its_whole_fleet(
         assert of_gone, name
         assert {r["deleted_in_run"] for r in of_gone} == {report.run_id}, name
     assert {r["id"]: r["deleted_in_run"] for r in rows["customers"]} == {
-        kept: None, gone: report.run_id
+        kept: None,
+        gone: report.run_id,
     }
     assert report.changes["cars"]["deleted"] == len(sandbox.state.cars(gone))
 

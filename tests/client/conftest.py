@@ -22,7 +22,9 @@ FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_max=0.05)
 
 def token_answer(number: int = 1, expires_in: Any = "3600") -> dict[str, Any]:
     return {
-        "token_type": "Bearer", "expires_in": expires_in, "access_token": f"{TOKEN_PREFIX}{number}"
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "access_token": f"{TOKEN_PREFIX}{number}",
     }
 
 

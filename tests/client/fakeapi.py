@@ -54,8 +54,15 @@ class FakeAPI:
         self.arrivals: list[tuple[str, str, float]] = []  # (method, path_qs, monotonic time)
         self.rejected = 0  # 401s answered for an unknown or expired token
         self.cars: dict[int, dict[str, Any]] = {
-            1: {"id": 1, "name": "Golf", "description": None, "vin": "WVWZZZ1JZXW000001",
-                "licensePlate": "B-FL 1", "brand": "VW", "model": "Golf"},
+            1: {
+                "id": 1,
+                "name": "Golf",
+                "description": None,
+                "vin": "WVWZZZ1JZXW000001",
+                "licensePlate": "B-FL 1",
+                "brand": "VW",
+                "model": "Golf",
+            },
         }
         self.groups: dict[int, dict[str, Any]] = {}
         self.members: set[tuple[int, str, int]] = set()
@@ -169,8 +176,11 @@ class FakeAPI:
             or form.get("password") != PASSWORD
         ):
             return web.json_response(
-                {"error": "invalid_grant", "error_description": "The user name or password is "
-                 "incorrect."}, status=400
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The user name or password is incorrect.",
+                },
+                status=400,
             )
         token = f"{TOKEN_PREFIX}{next(self._token_ids)}"
         self.tokens[token] = time.monotonic() + float(self.token_ttl)
@@ -193,9 +203,13 @@ class FakeAPI:
             return web.Response(status=400, text=messages.CAR_NAME_MISSING)
         new_id = next(self._ids)
         self.cars[new_id] = {
-            "id": new_id, "name": body["name"], "description": body.get("description"),
-            "vin": body.get("vin"), "licensePlate": body.get("licensePlate"),
-            "brand": body.get("brand"), "model": body.get("model"),
+            "id": new_id,
+            "name": body["name"],
+            "description": body.get("description"),
+            "vin": body.get("vin"),
+            "licensePlate": body.get("licensePlate"),
+            "brand": body.get("brand"),
+            "model": body.get("model"),
         }
         return web.json_response({"id": new_id}, status=201)
 

@@ -75,8 +75,11 @@ async def test_invalid_api_key_on_token_request(api: FakeAPI) -> None:
 
 async def test_token_endpoint_401_is_an_authentication_error(mocked: Mocked) -> None:
     mocked.mock.clear()
-    mocked.mock.post(mocked.url("/oauth2/token"), status=401,
-                     payload={"statusCode": 401, "message": "Invalid username or password."})
+    mocked.mock.post(
+        mocked.url("/oauth2/token"),
+        status=401,
+        payload={"statusCode": 401, "message": "Invalid username or password."},
+    )
     async with mocked.client() as client:
         with pytest.raises(AuthenticationError) as caught:
             await client.cars.list()
@@ -85,8 +88,10 @@ async def test_token_endpoint_401_is_an_authentication_error(mocked: Mocked) -> 
 
 async def test_token_body_without_token_is_rejected(mocked: Mocked) -> None:
     mocked.mock.clear()
-    mocked.mock.post(mocked.url("/oauth2/token"),
-                     payload={"token_type": "Bearer", "expires_in": "3600", "access_token": ""})
+    mocked.mock.post(
+        mocked.url("/oauth2/token"),
+        payload={"token_type": "Bearer", "expires_in": "3600", "access_token": ""},
+    )
     async with mocked.client() as client:
         with pytest.raises(AuthenticationError):
             await client.cars.list()
@@ -211,9 +216,11 @@ async def test_server_side_expiry_is_repaired_by_the_replay() -> None:
 
 async def test_static_token_is_used_and_not_renewed(mocked: Mocked) -> None:
     mocked.mock.get(mocked.url("/cars/7"), payload={"id": 7, "name": "Golf"})
-    mocked.mock.get(mocked.url("/cars/8"), status=401,
-                    payload={"statusCode": 401, "message": "Unauthorized. Access token is "
-                             "missing or invalid."})
+    mocked.mock.get(
+        mocked.url("/cars/8"),
+        status=401,
+        payload={"statusCode": 401, "message": "Unauthorized. Access token is missing or invalid."},
+    )
     async with mocked.client(username=None, password=None, token=STATIC_TOKEN) as client:
         await client.cars.get(7)
         with pytest.raises(InvalidTokenError):

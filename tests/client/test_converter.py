@@ -33,8 +33,13 @@ from .endpoints import (
 )
 
 CASES: list[tuple[Any, Any]] = [
-    (CAR_JSON, CAR), (PRODUCT_JSON, PRODUCT), (SERVICE_JSON, SERVICE), (USER_JSON, USER),
-    (LOCATION_JSON, LOCATION), (CUSTOMER_JSON, CUSTOMER), ({"id": 9, "name": "g"}, Group(9, "g")),
+    (CAR_JSON, CAR),
+    (PRODUCT_JSON, PRODUCT),
+    (SERVICE_JSON, SERVICE),
+    (USER_JSON, USER),
+    (LOCATION_JSON, LOCATION),
+    (CUSTOMER_JSON, CUSTOMER),
+    ({"id": 9, "name": "g"}, Group(9, "g")),
 ]
 
 
@@ -60,8 +65,9 @@ def test_lenient_where_the_service_is() -> None:
     assert structure({"id": 7.0, "name": "x"}, Car).id == 7
     assert structure({"id": 1, "emailAddress": "a"}, User).user_data == UserData()
     assert structure({"id": 1, "emailAddress": "a", "userData": None}, User).user_data == UserData()
-    assert structure({"latitude": 52, "odometer": "1e3"}, Location) == Location(52.0, None,
-                                                                                None, None, 1000.0)
+    assert structure({"latitude": 52, "odometer": "1e3"}, Location) == Location(
+        52.0, None, None, None, 1000.0
+    )
     naive = structure({"date": "2024-05-01T12:00:00"}, Location)
     assert naive.date == datetime(2024, 5, 1, 12, tzinfo=UTC)
     for expires in ("60", 60, 60.0):

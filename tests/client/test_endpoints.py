@@ -88,8 +88,12 @@ def _error_answer(status: int, message: str) -> dict[str, Any]:
     if status == 401:
         return {"status": 401, "payload": {"statusCode": 401, "message": message}}
     if status == 415:
-        problem = {"type": m.UNSUPPORTED_MEDIA_TYPE_TYPE, "title": message, "status": "415",
-                   "traceId": TRACE_ID}
+        problem = {
+            "type": m.UNSUPPORTED_MEDIA_TYPE_TYPE,
+            "title": message,
+            "status": "415",
+            "traceId": TRACE_ID,
+        }
         return {"status": 415, "payload": problem, "content_type": "application/problem+json"}
     return {"status": status, "body": message, "content_type": "text/plain"}
 
@@ -227,21 +231,37 @@ async def _call_with_customer(client: Any, endpoint: Endpoint, customer: int) ->
     resource_name, method_name = endpoint.name.split(".")
     method = getattr(getattr(client, resource_name), method_name)
     args: dict[str, tuple[Any, ...]] = {
-        "products.get": (3,), "products.service": (3,), "products.car": (3,),
-        "cars.get": (7,), "cars.delete": (7,), "cars.products": (7,), "cars.location": (7,),
-        "cars.location_at": (7, SEARCH_DATE), "cars.create": ("Golf",),
-        "groups.cars": (9,), "groups.users": (9,), "groups.services": (9,),
-        "groups.products": (9,), "groups.create": ("Pool Berlin",),
-        "groups.add_car": (9, 7), "groups.add_user": (9, 11), "groups.add_service": (9, 5),
-        "groups.add_product": (9, 3), "groups.rename": (9, "Pool Mitte"),
-        "groups.delete": (9,), "groups.remove_user": (9, 11), "groups.remove_car": (9, 7),
-        "groups.remove_service": (9, 5), "groups.remove_product": (9, 3),
+        "products.get": (3,),
+        "products.service": (3,),
+        "products.car": (3,),
+        "cars.get": (7,),
+        "cars.delete": (7,),
+        "cars.products": (7,),
+        "cars.location": (7,),
+        "cars.location_at": (7, SEARCH_DATE),
+        "cars.create": ("Golf",),
+        "groups.cars": (9,),
+        "groups.users": (9,),
+        "groups.services": (9,),
+        "groups.products": (9,),
+        "groups.create": ("Pool Berlin",),
+        "groups.add_car": (9, 7),
+        "groups.add_user": (9, 11),
+        "groups.add_service": (9, 5),
+        "groups.add_product": (9, 3),
+        "groups.rename": (9, "Pool Mitte"),
+        "groups.delete": (9,),
+        "groups.remove_user": (9, 11),
+        "groups.remove_car": (9, 7),
+        "groups.remove_service": (9, 5),
+        "groups.remove_product": (9, 3),
     }
     if endpoint.name == "cars.update":
         return await method(7, customer_id=customer, name="Golf GTI")
     if endpoint.name == "cars.create":
-        return await method("Golf", vin="WVWZZZ1JZXW000001", license_plate="B-FL 7",
-                            customer_id=customer)
+        return await method(
+            "Golf", vin="WVWZZZ1JZXW000001", license_plate="B-FL 7", customer_id=customer
+        )
     return await method(*args.get(endpoint.name, ()), customer_id=customer)
 
 

@@ -46,17 +46,33 @@ def test_tree() -> None:
     assert issubclass(RequestTimeoutError, TransportError)
     assert issubclass(RequestTimeoutError, TimeoutError)
     assert issubclass(OutcomeUnknownError, TransportError)
-    for cls in (BadRequestError, AuthenticationError, NotFoundError, ConflictError,
-                UnsupportedMediaTypeError, RateLimitError, ServerError):
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        NotFoundError,
+        ConflictError,
+        UnsupportedMediaTypeError,
+        RateLimitError,
+        ServerError,
+    ):
         assert issubclass(cls, APIError)
     assert issubclass(InvalidAPIKeyError, AuthenticationError)
     assert issubclass(InvalidTokenError, AuthenticationError)
     assert issubclass(ManagerNotFoundError, NotFoundError)
     # The tree is drawn in the module docstring; every drawn name is exported.
     doc = flinkey_async._exceptions.__doc__ or ""
-    for name in ("ValidationError", "DecodeError", "ConnectError", "RequestTimeoutError",
-                 "OutcomeUnknownError", "InvalidAPIKeyError", "InvalidTokenError",
-                 "ManagerNotFoundError", "RateLimitError", "ServerError"):
+    for name in (
+        "ValidationError",
+        "DecodeError",
+        "ConnectError",
+        "RequestTimeoutError",
+        "OutcomeUnknownError",
+        "InvalidAPIKeyError",
+        "InvalidTokenError",
+        "ManagerNotFoundError",
+        "RateLimitError",
+        "ServerError",
+    ):
         assert name in doc
         assert hasattr(flinkey_async, name)
 
@@ -69,8 +85,12 @@ def test_json_message() -> None:
 
 
 def test_rfc7807_title_and_trace_id() -> None:
-    body = {"type": m.UNSUPPORTED_MEDIA_TYPE_TYPE, "title": "Unsupported Media Type",
-            "status": "415", "traceId": "|abc.def."}
+    body = {
+        "type": m.UNSUPPORTED_MEDIA_TYPE_TYPE,
+        "title": "Unsupported Media Type",
+        "status": "415",
+        "traceId": "|abc.def.",
+    }
     error = _error(415, json.dumps(body))
     assert type(error) is UnsupportedMediaTypeError
     assert error.message == "Unsupported Media Type"
@@ -79,8 +99,10 @@ def test_rfc7807_title_and_trace_id() -> None:
 
 def test_plain_text_and_wrapped_lines() -> None:
     assert _error(404, m.CAR_NOT_FOUND).message == m.CAR_NOT_FOUND
-    wrapped = "Access denied due to invalid subscription key. \r\n   Make sure to provide a " \
-              "valid key for an active subscription.\n"
+    wrapped = (
+        "Access denied due to invalid subscription key. \r\n   Make sure to provide a "
+        "valid key for an active subscription.\n"
+    )
     error = _error(401, wrapped)
     assert type(error) is InvalidAPIKeyError
     assert error.message == m.INVALID_API_KEY
@@ -88,10 +110,20 @@ def test_plain_text_and_wrapped_lines() -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, BadRequestError), (404, NotFoundError), (409, ConflictError),
-     (415, UnsupportedMediaTypeError), (429, RateLimitError), (500, ServerError),
-     (502, ServerError), (503, ServerError), (504, ServerError), (403, APIError),
-     (408, APIError), (418, APIError)],
+    [
+        (400, BadRequestError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (415, UnsupportedMediaTypeError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+        (403, APIError),
+        (408, APIError),
+        (418, APIError),
+    ],
 )
 def test_status_decides_without_a_known_message(status: int, cls: type[APIError]) -> None:
     error = _error(status, "")
@@ -101,8 +133,9 @@ def test_status_decides_without_a_known_message(status: int, cls: type[APIError]
 
 
 def test_unknown_401_is_about_the_token() -> None:
-    assert type(_error(401, '{"statusCode": 401, "message": "Token expired."}')) is \
-        InvalidTokenError
+    assert (
+        type(_error(401, '{"statusCode": 401, "message": "Token expired."}')) is InvalidTokenError
+    )
     assert type(_error(401, "invalid subscription key")) is InvalidAPIKeyError
 
 
@@ -155,8 +188,13 @@ async def test_malformed_list_item_names_index_and_field(mocked: Mocked) -> None
 
 
 async def test_product_type_outside_the_enum(mocked: Mocked) -> None:
-    product = {"id": 3, "uniqueId": "u", "serialNumber": "s", "sapNumber": "p",
-               "type": "flinkey Watch"}
+    product = {
+        "id": 3,
+        "uniqueId": "u",
+        "serialNumber": "s",
+        "sapNumber": "p",
+        "type": "flinkey Watch",
+    }
     mocked.mock.get(mocked.url("/products/3"), payload=product)
     async with mocked.client() as client:
         with pytest.raises(DecodeError) as caught:

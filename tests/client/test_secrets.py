@@ -92,9 +92,13 @@ async def test_no_secret_in_any_output() -> None:
             await _fails(wrong.cars.get(1))
         async with client_for(api, api_key="KEY-s3cr3t-wrong") as wrong:
             await _fails(wrong.cars.get(1))
-    async with FlinkeyClient(api_key=API_KEY, token=STATIC_TOKEN, customer_id=1,
-                             base_url="http://127.0.0.1:9/v3",
-                             retry=RetryPolicy.disabled()) as offline:
+    async with FlinkeyClient(
+        api_key=API_KEY,
+        token=STATIC_TOKEN,
+        customer_id=1,
+        base_url="http://127.0.0.1:9/v3",
+        retry=RetryPolicy.disabled(),
+    ) as offline:
         _texts(offline)
         await _fails(offline.cars.get(1))
     server = await _malformed_http_server()

@@ -257,8 +257,9 @@ def _closed_port() -> int:
 
 async def test_connection_refused_is_retried_then_raised() -> None:
     base = f"http://127.0.0.1:{_closed_port()}/v3"
-    async with FlinkeyClient(api_key=API_KEY, token="TOK-s3cr3t-static", customer_id=1,
-                             base_url=base, retry=FAST_RETRY) as client:
+    async with FlinkeyClient(
+        api_key=API_KEY, token="TOK-s3cr3t-static", customer_id=1, base_url=base, retry=FAST_RETRY
+    ) as client:
         with pytest.raises(ConnectError) as caught:
             await client.cars.get(1)
         assert client.stats.retries == 3
@@ -272,8 +273,9 @@ async def test_connection_refused_is_retried_then_raised() -> None:
 async def test_read_timeout_is_retried_for_reads(api: FakeAPI) -> None:
     api.delay[("GET", "/v3/cars/1")] = 0.5
     timeout = aiohttp.ClientTimeout(total=0.2)
-    async with client_for(api, timeout=timeout, retry=RetryPolicy(attempts=2,
-                                                                 backoff_base=0.01)) as client:
+    async with client_for(
+        api, timeout=timeout, retry=RetryPolicy(attempts=2, backoff_base=0.01)
+    ) as client:
         with pytest.raises(RequestTimeoutError) as caught:
             await client.cars.get(1)
     assert isinstance(caught.value, TimeoutError)
@@ -466,8 +468,9 @@ async def test_client_without_context_manager_opens_lazily(api: FakeAPI) -> None
 async def test_lent_session_is_borrowed_not_closed_nor_changed(api: FakeAPI) -> None:
     seen: list[str] = []
 
-    async def tag(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-                  ) -> aiohttp.ClientResponse:
+    async def tag(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
         request.headers["X-Caller-Tag"] = "mine"
         seen.append(request.method)
         return await handler(request)
@@ -497,8 +500,9 @@ def test_environments() -> None:
     assert TEST_URL == "https://api-uat.flinkey.de/v3"
     client = FlinkeyClient(api_key=API_KEY, username=USERNAME, password=PASSWORD)
     assert str(client.base_url) == PRODUCTION_URL
-    uat = FlinkeyClient(api_key=API_KEY, username=USERNAME, password=PASSWORD,
-                        base_url=TEST_URL + "/")
+    uat = FlinkeyClient(
+        api_key=API_KEY, username=USERNAME, password=PASSWORD, base_url=TEST_URL + "/"
+    )
     assert str(uat.base_url) == TEST_URL
     assert str(uat.cars._url) == TEST_URL + "/cars"
     with pytest.raises(ValidationError, match="base_url"):

@@ -58,8 +58,9 @@ BAD_CALLS: list[tuple[str, Callable[[Any], Awaitable[Any]], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("call", "field"), [(c, f) for _, c, f in BAD_CALLS],
-                         ids=[name for name, _, _ in BAD_CALLS])
+@pytest.mark.parametrize(
+    ("call", "field"), [(c, f) for _, c, f in BAD_CALLS], ids=[name for name, _, _ in BAD_CALLS]
+)
 async def test_refused_before_sending(
     mocked: Mocked, call: Callable[[FlinkeyClient], Awaitable[Any]], field: str
 ) -> None:
@@ -86,10 +87,11 @@ async def test_limits_are_inclusive(mocked: Mocked) -> None:
     ("when", "text"),
     [
         (datetime(2024, 5, 1, 12, 0, tzinfo=UTC), "2024-05-01T12:00:00Z"),
-        (datetime(2024, 5, 1, 14, 0, 59, 999_999, tzinfo=timezone(timedelta(hours=2))),
-         "2024-05-01T12:00:59Z"),
-        (datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
-         "2023-12-31T23:30:00Z"),
+        (
+            datetime(2024, 5, 1, 14, 0, 59, 999_999, tzinfo=timezone(timedelta(hours=2))),
+            "2024-05-01T12:00:59Z",
+        ),
+        (datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "2023-12-31T23:30:00Z"),
         (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05Z"),
     ],
 )

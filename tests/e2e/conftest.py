@@ -117,11 +117,7 @@ class World:
         product_no_car = no_car[0] if no_car else new_product()
 
         groups = state.groups(cid)
-        full = [
-            g.id
-            for g in groups
-            if all(state.member_ids(cid, g.id, kind) for kind in _KINDS)
-        ]
+        full = [g.id for g in groups if all(state.member_ids(cid, g.id, kind) for kind in _KINDS)]
         empty = [g.id for g in groups if not state.group_has_members(cid, g.id)]
         assert full, "the fleet has no group with members of every kind"
         assert empty, "the fleet has no empty group"

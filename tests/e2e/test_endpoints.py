@@ -195,9 +195,7 @@ async def test_groups_list(sb: Sandbox, client: FlinkeyClient, world: World) -> 
 
 
 @pytest.mark.parametrize("kind", MEMBER_KINDS)
-async def test_groups_members(
-    sb: Sandbox, client: FlinkeyClient, world: World, kind: str
-) -> None:
+async def test_groups_members(sb: Sandbox, client: FlinkeyClient, world: World, kind: str) -> None:
     model = {"cars": Car, "users": User, "services": Service, "products": Product}[kind]
     method = getattr(client.groups, kind)
     for group in sb.state.groups(world.cid):

@@ -77,12 +77,8 @@ CALLS: dict[str, Call] = {
     "GET /groups": lambda c, w, cid: c.groups.list(customer_id=cid),
     "GET /groups/{groupId}/cars": lambda c, w, cid: c.groups.cars(w.group, customer_id=cid),
     "GET /groups/{groupId}/users": lambda c, w, cid: c.groups.users(w.group, customer_id=cid),
-    "GET /groups/{groupId}/services": lambda c, w, cid: c.groups.services(
-        w.group, customer_id=cid
-    ),
-    "GET /groups/{groupId}/products": lambda c, w, cid: c.groups.products(
-        w.group, customer_id=cid
-    ),
+    "GET /groups/{groupId}/services": lambda c, w, cid: c.groups.services(w.group, customer_id=cid),
+    "GET /groups/{groupId}/products": lambda c, w, cid: c.groups.products(w.group, customer_id=cid),
     "PUT /groups": lambda c, w, cid: c.groups.create("E2E group", customer_id=cid),
     "PUT /groups/{groupId}/cars": lambda c, w, cid: c.groups.add_car(
         w.empty_group, w.car, customer_id=cid
@@ -385,6 +381,7 @@ SERVER_CASES: list[Case] = [
 ]  # fmt: skip
 """Answers the sandbox gives to a client's well-formed request."""
 
+
 @pytest.mark.parametrize("case", SERVER_CASES, ids=lambda case: case.id)
 async def test_documented_answer(
     sb: Sandbox, client: FlinkeyClient, world: World, case: Case
@@ -603,9 +600,7 @@ def test_every_documented_error_has_a_case() -> None:
 # -- authentication beyond the pages -----------------------------------------------------------
 
 
-async def test_wrong_api_key_is_refused_at_the_token_endpoint(
-    sb: Sandbox, stack: Stack
-) -> None:
+async def test_wrong_api_key_is_refused_at_the_token_endpoint(sb: Sandbox, stack: Stack) -> None:
     wrong = await stack.client(api_key="e2e-wrong-api-key")
     error = await _raises(InvalidAPIKeyError, wrong.cars.list())
     assert error.message == m.INVALID_API_KEY

@@ -79,9 +79,7 @@ async def test_latency(sb: Sandbox, client: FlinkeyClient, world: World) -> None
     assert client.stats.retries == 0
 
 
-async def test_latency_beyond_the_timeout(
-    sb: Sandbox, world: World, stack: Stack
-) -> None:
+async def test_latency_beyond_the_timeout(sb: Sandbox, world: World, stack: Stack) -> None:
     sb.faults.set(latency=0.4, routes={"GET /cars"})
     impatient = await stack.client(
         timeout=aiohttp.ClientTimeout(total=0.05),
@@ -193,9 +191,7 @@ async def test_server_error_on_a_create_is_not_retried(
     assert _group_count(sb, world.cid, "Not now") == 0
 
 
-async def test_503_on_changes_is_retried(
-    sb: Sandbox, client: FlinkeyClient, world: World
-) -> None:
+async def test_503_on_changes_is_retried(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     for route in (
         "PATCH /cars/{carId}",
         "DELETE /cars/{carId}",
@@ -265,9 +261,7 @@ async def test_429_on_a_create_is_not_retried(
     assert _group_count(sb, world.cid, "Rate limited") == 0
 
 
-async def test_429_on_changes_is_retried(
-    sb: Sandbox, client: FlinkeyClient, world: World
-) -> None:
+async def test_429_on_changes_is_retried(sb: Sandbox, client: FlinkeyClient, world: World) -> None:
     sb.faults.rate_limit_next("PUT /groups/{groupId}/products", retry_after=0)
     await client.groups.add_product(world.empty_group, world.product)
     assert sb.state.member_ids(world.cid, world.empty_group, "products") == [world.product]
@@ -713,9 +707,7 @@ READS: list[tuple[str, Callable[[FlinkeyClient, World], Awaitable[Any]],
 ]  # fmt: skip
 
 
-async def test_seeded_fault_rates_on_every_read(
-    sb: Sandbox, world: World, stack: Stack
-) -> None:
+async def test_seeded_fault_rates_on_every_read(sb: Sandbox, world: World, stack: Stack) -> None:
     """Half of all reads fail in one of five ways; with enough attempts every read succeeds."""
     patient = await stack.client(
         retry=RetryPolicy(attempts=12, backoff_base=0.001, backoff_max=0.005)

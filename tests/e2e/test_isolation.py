@@ -155,9 +155,7 @@ async def test_customer_id_override_reaches_the_other_customer(
     assert await client.cars.list() == sb.state.cars(world.cid)
 
 
-async def test_client_for_the_other_customer_sees_only_its_data(
-    sb: Sandbox, world: World
-) -> None:
+async def test_client_for_the_other_customer_sees_only_its_data(sb: Sandbox, world: World) -> None:
     async with FlinkeyClient(**sb.client_kwargs(customer_id=world.other), retry=FAST_RETRY) as b:
         assert await b.cars.list() == sb.state.cars(world.other)
         with pytest.raises(NotFoundError) as caught:
