@@ -190,12 +190,13 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
     if isinstance(event, GroupMembers):
         table = f"group_{event.kind}"
         progress.add(table, len(event.members))
-        row = {
+        row_of: dict[str, Callable[[Any], tuple[schema.Value, ...]]] = {
             "cars": schema.car_row,
             "users": schema.user_row,
             "services": schema.service_row,
             "products": schema.product_row,
-        }[event.kind]
+        }
+        row = row_of[event.kind]
         # Cars and products have listings of their own, and only those (or a GET by id) may keep
         # one from the deletion check; users and services are known from member lists alone.
         seen = event.kind in ("users", "services")
@@ -204,7 +205,7 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
                 event.kind,
                 cid,
                 [row(m) for m in event.members],
-                seen=seen,  # type: ignore[operator]
+                seen=seen,
             ),
             ReplaceSet(table, cid, event.group_id, [(event.group_id, m.id) for m in event.members]),
         ]
