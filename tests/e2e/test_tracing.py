@@ -1,4 +1,4 @@
-"""Tracing with OpenTelemetry's aiohttp client instrumentation: one span per HTTP attempt, no secret.
+"""Tracing with OpenTelemetry's aiohttp instrumentation: one span per HTTP attempt, no secret.
 
 The client sends every attempt (token requests, retries, replays) through its aiohttp session, so
 the instrumentation's ``TraceConfig`` sees each one; these tests count the spans against what the
