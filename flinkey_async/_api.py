@@ -209,44 +209,35 @@ class GroupMember(Generic[T]):
         return _snake(self.id_parameter)
 
 
+CAR_MEMBERS: Final = GroupMember(
+    "cars", "carId", Car, m.CAR_ID_NOT_FOUND, m.CAR_ALREADY_IN_GROUP, m.CAR_NOT_IN_GROUP
+)
+USER_MEMBERS: Final = GroupMember(
+    "users", "userId", User, m.USER_ID_NOT_FOUND, m.USER_ALREADY_IN_GROUP, m.USER_NOT_IN_GROUP
+)
+SERVICE_MEMBERS: Final = GroupMember(
+    "services",
+    "serviceId",
+    Service,
+    m.SERVICE_ID_NOT_FOUND,
+    m.SERVICE_ALREADY_IN_GROUP,
+    m.SERVICE_NOT_IN_GROUP,
+)
+PRODUCT_MEMBERS: Final = GroupMember(
+    "products",
+    "productId",
+    Product,
+    m.PRODUCT_ID_NOT_FOUND,
+    m.PRODUCT_ALREADY_IN_GROUP,
+    m.PRODUCT_NOT_IN_GROUP,
+)
+
 GROUP_MEMBERS: dict[str, GroupMember[Any]] = {
-    kind.segment: kind
-    for kind in (
-        GroupMember(
-            "cars",
-            "carId",
-            Car,
-            m.CAR_ID_NOT_FOUND,
-            m.CAR_ALREADY_IN_GROUP,
-            m.CAR_NOT_IN_GROUP,
-        ),
-        GroupMember(
-            "users",
-            "userId",
-            User,
-            m.USER_ID_NOT_FOUND,
-            m.USER_ALREADY_IN_GROUP,
-            m.USER_NOT_IN_GROUP,
-        ),
-        GroupMember(
-            "services",
-            "serviceId",
-            Service,
-            m.SERVICE_ID_NOT_FOUND,
-            m.SERVICE_ALREADY_IN_GROUP,
-            m.SERVICE_NOT_IN_GROUP,
-        ),
-        GroupMember(
-            "products",
-            "productId",
-            Product,
-            m.PRODUCT_ID_NOT_FOUND,
-            m.PRODUCT_ALREADY_IN_GROUP,
-            m.PRODUCT_NOT_IN_GROUP,
-        ),
-    )
+    kind.segment: kind for kind in (CAR_MEMBERS, USER_MEMBERS, SERVICE_MEMBERS, PRODUCT_MEMBERS)
 }
-"""The member kinds by segment. Adding one here gives the client and the sandbox its routes."""
+"""The member kinds by segment. An entry here is all a new kind needs: the client's
+``members``/``add_member``/``remove_member`` and the sandbox's routes, handlers and tables follow.
+The named constants above give the documented kinds their model's type."""
 
 
 def group_member(segment: str) -> GroupMember[Any] | None:
