@@ -89,10 +89,21 @@ class Endpoint(Generic[T]):
     body: Body = "none"
     scope: Scope = "customer"
     errors: tuple[Answer, ...] = ()
+    patch_ops: tuple[str, ...] = ()
+    """The JSON-Patch operations a ``body="patch"`` request may hold (the page's ``op`` enum)."""
+    patch_paths: tuple[str, ...] = ()
+    """The JSON-Patch paths it may name (the page's ``path`` enum)."""
     documents_manager: bool = True
     """Whether the page lists the 404 for an unknown customer (``GET /cars``'s does not)."""
     member: GroupMember[Any] | None = attrs.field(default=None, eq=False, repr=False)
     """The member kind of a ``/groups/{groupId}/<kind>`` endpoint."""
+    parameters: tuple[str, ...] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(lambda e: tuple(_PARAMETER.findall(e.template)), True),
+    )
+    """The template's parameters, in order: ``("carId", "searchDate")``."""
     _parts: tuple[str | None, ...] = attrs.field(
         init=False,
         eq=False,
@@ -109,10 +120,6 @@ class Endpoint(Generic[T]):
     def json_body(self) -> bool:
         """Whether the request carries JSON (and so a ``Content-Type`` the service checks)."""
         return self.body in ("object", "patch")
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        return tuple(_PARAMETER.findall(self.template))
 
     @property
     def status(self) -> int:
@@ -136,11 +143,10 @@ class Endpoint(Generic[T]):
 
     def path(self, *values: str | int) -> tuple[str | int, ...]:
         """The path segments with ``values`` in place of the parameters, in order."""
-        given = iter(values)
-        segments = tuple(next(given) if part is None else part for part in self._parts)
         if len(values) != len(self.parameters):
             raise TypeError(f"{self.route} takes {len(self.parameters)} values, got {values!r}")
-        return segments
+        given = iter(values)
+        return tuple(next(given) if part is None else part for part in self._parts)
 
 
 def _snake(name: str) -> str:
@@ -310,6 +316,8 @@ UPDATE_CAR: Final = Endpoint(
     type(None),
     body="patch",
     errors=((400, m.CAR_NAME_BLANK), (404, m.CAR_NOT_ASSIGNED)),
+    patch_ops=("remove", "replace"),
+    patch_paths=tuple(field.pointer for field in CAR_FIELDS),
 )
 DELETE_CAR: Final = Endpoint(
     "DELETE", "/cars/{carId}", type(None), errors=((404, m.CAR_NOT_ASSIGNED),)
@@ -345,6 +353,8 @@ RENAME_GROUP: Final = Endpoint(
         (404, m.GROUP_NOT_ASSIGNED),
         (404, m.GROUP_NOT_FOUND),
     ),
+    patch_ops=("replace",),
+    patch_paths=("/name",),
 )
 DELETE_GROUP: Final = Endpoint(
     "DELETE",

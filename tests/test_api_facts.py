@@ -8,6 +8,9 @@ entry, and the client can use it against the sandbox over HTTP without any other
 from __future__ import annotations
 
 import inspect
+import json
+import re
+from typing import Any
 
 import attrs
 import pytest
@@ -48,6 +51,41 @@ def test_paths_put_values_in_place_of_the_parameters() -> None:
     assert _api.CAR_MEMBERS.endpoints[2].path(301, 7) == ("groups", 301, "cars", 7)
     with pytest.raises(TypeError):
         _api.CAR.path()
+
+
+def _request_bodies() -> dict[str, Any]:
+    """The JSON schema of each endpoint's ``Request body``, read from the pages."""
+    decoder = json.JSONDecoder()
+    bodies: dict[str, Any] = {}
+    for name in pages.PAGE_FILES:
+        text = (pages.DOCS / name).read_text(encoding="utf-8")
+        routes = list(re.finditer(r"^(GET|PUT|PATCH|DELETE|POST) (/\S*)$", text, re.MULTILINE))
+        for match, following in zip(routes, [*routes[1:], None], strict=True):
+            section = text[match.end() : None if following is None else following.start()]
+            at = section.find("Request body")
+            if at >= 0:
+                schema, _ = decoder.raw_decode(section, section.index("{", at))
+                bodies[f"{match.group(1)} {match.group(2)}"] = schema
+    return bodies
+
+
+def test_request_bodies_are_the_pages() -> None:
+    """Which endpoints take a body, the members' id keys, the JSON-Patch enums."""
+    bodies = _request_bodies()
+    endpoints = {endpoint.route: endpoint for endpoint in _api.endpoints()}
+    assert set(bodies) == {route for route, e in endpoints.items() if e.json_body}
+    for route, schema in bodies.items():
+        endpoint = endpoints[route]
+        if endpoint.body == "patch":
+            operation = schema["items"]["properties"]
+            assert tuple(operation["op"]["enum"]) == endpoint.patch_ops, route
+            assert tuple(operation["path"]["enum"]) == endpoint.patch_paths, route
+        elif endpoint.member is not None:
+            assert set(schema["properties"]) == {endpoint.member.id_parameter}, route
+    car = bodies[_api.CREATE_CAR.route]["properties"]
+    assert set(car) == {field.wire for field in _api.CAR_FIELDS}
+    for field in _api.CAR_FIELDS:
+        assert ("null" in car[field.wire]["type"]) is field.nullable, field
 
 
 # -- the writable car fields -----------------------------------------------------------------------

@@ -570,7 +570,9 @@ class _SandboxApp:
         if self.state.car(cid, car_id) is None:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
         operations = _patch_operations(
-            body, allowed_ops=("remove", "replace"), allowed_paths=tuple(_CAR_FIELDS)
+            body,
+            allowed_ops=_api.UPDATE_CAR.patch_ops,
+            allowed_paths=_api.UPDATE_CAR.patch_paths,
         )
         changes: dict[str, str | None] = {}
         for _, path, value in operations:
@@ -673,7 +675,11 @@ class _SandboxApp:
             raise _fail(404, messages.GROUP_NOT_FOUND)
         if self.state.group(cid, group_id) is None:
             raise _fail(404, messages.GROUP_NOT_ASSIGNED)
-        operations = _patch_operations(body, allowed_ops=("replace",), allowed_paths=("/name",))
+        operations = _patch_operations(
+            body,
+            allowed_ops=_api.RENAME_GROUP.patch_ops,
+            allowed_paths=_api.RENAME_GROUP.patch_paths,
+        )
         new_name: str | None = None
         for _, _, value in operations:
             if _blank(value):
