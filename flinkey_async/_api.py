@@ -18,18 +18,8 @@ from typing import Any, Final, Generic, Literal, TypeVar
 import attrs
 
 from . import _messages as m
-from ._models import (
-    Car,
-    CreatedId,
-    Customer,
-    Group,
-    Location,
-    Product,
-    Service,
-    Token,
-    User,
-    wire_name,
-)
+from . import _models
+from ._models import Car, CreatedId, Customer, Group, Location, Product, Service, Token, User
 
 __all__ = [
     "CAR_FIELDS",
@@ -266,7 +256,7 @@ class CarField:
 
     @property
     def wire(self) -> str:
-        return wire_name(self.attribute)
+        return _models.wire_name(self.attribute)
 
     @property
     def pointer(self) -> str:

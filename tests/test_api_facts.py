@@ -7,9 +7,11 @@ entry, and the client can use it against the sandbox over HTTP without any other
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -165,26 +167,33 @@ def test_a_new_kind_brings_its_three_endpoints(with_vehicles: None) -> None:
         assert check_route(route) == route
 
 
+@contextlib.asynccontextmanager
+async def _one_group() -> AsyncIterator[tuple[Sandbox, FlinkeyClient, int, Car]]:
+    """A sandbox, a client of it, an empty group's id and one of the customer's cars."""
+    async with Sandbox(cars=3, seed=1) as sb:
+        group = sb.state.add_group(sb.customer_id, "Members")
+        car = sb.state.cars(sb.customer_id)[0]
+        async with FlinkeyClient(**sb.client_kwargs()) as client:
+            yield sb, client, group.id, car
+
+
 async def test_a_new_kind_is_served_and_used_with_no_other_change(with_vehicles: None) -> None:
     """With the entry alone, the client assigns, lists and removes a "vehicle" over HTTP and the
     sandbox serves, checks and records it as it does the documented kinds."""
-    async with Sandbox(cars=3, seed=1) as sb:
+    async with _one_group() as (sb, client, group_id, car):
         cid = sb.customer_id
-        group = sb.state.add_group(cid, "Vehicles")
-        car = sb.state.cars(cid)[0]
-        async with FlinkeyClient(**sb.client_kwargs()) as client:
-            await client.groups.add_member("vehicles", group.id, car.id)
-            assert sb.state.member_ids(cid, group.id, "vehicles") == [car.id]
-            assert await client.groups.members("vehicles", group.id) == [car]
-            with pytest.raises(ConflictError) as conflict:
-                await client.groups.add_member("vehicles", group.id, car.id)
-            assert conflict.value.message == m.CAR_ALREADY_IN_GROUP
-            await client.groups.remove_member("vehicles", group.id, car.id)
-            assert sb.state.member_ids(cid, group.id, "vehicles") == []
-            with pytest.raises(ValidationError) as caught:
-                await client.groups.add_member("lorries", group.id, car.id)
-            assert caught.value.field == "kind"
-        assert sb.state.member_ids(cid, group.id, "cars") == []
+        await client.groups.add_member("vehicles", group_id, car.id)
+        assert sb.state.member_ids(cid, group_id, "vehicles") == [car.id]
+        assert await client.groups.members("vehicles", group_id) == [car]
+        with pytest.raises(ConflictError) as conflict:
+            await client.groups.add_member("vehicles", group_id, car.id)
+        assert conflict.value.message == m.CAR_ALREADY_IN_GROUP
+        await client.groups.remove_member("vehicles", group_id, car.id)
+        assert sb.state.member_ids(cid, group_id, "vehicles") == []
+        with pytest.raises(ValidationError) as caught:
+            await client.groups.add_member("lorries", group_id, car.id)
+        assert caught.value.field == "kind"
+        assert sb.state.member_ids(cid, group_id, "cars") == []
         assert sb.counters.requests["PUT /groups/{groupId}/vehicles"] == 2
         assert sb.counters.responses[("PUT /groups/{groupId}/vehicles", 409)] == 1
         assert sb.counters.requests["DELETE /groups/{groupId}/vehicles/{vehicleId}"] == 1
@@ -192,13 +201,9 @@ async def test_a_new_kind_is_served_and_used_with_no_other_change(with_vehicles:
 
 
 async def test_the_documented_kinds_through_the_generic_methods() -> None:
-    async with Sandbox(cars=3, seed=1) as sb:
-        cid = sb.customer_id
-        group = sb.state.add_group(cid, "Generic")
-        car = sb.state.cars(cid)[0]
-        async with FlinkeyClient(**sb.client_kwargs()) as client:
-            await client.groups.add_member("cars", group.id, car.id)
-            assert await client.groups.cars(group.id) == [car]
-            assert await client.groups.members("cars", group.id) == [car]
-            await client.groups.remove_member("cars", group.id, car.id)
-            assert await client.groups.cars(group.id) == []
+    async with _one_group() as (_, client, group_id, car):
+        await client.groups.add_member("cars", group_id, car.id)
+        assert await client.groups.cars(group_id) == [car]
+        assert await client.groups.members("cars", group_id) == [car]
+        await client.groups.remove_member("cars", group_id, car.id)
+        assert await client.groups.cars(group_id) == []
