@@ -22,14 +22,36 @@ from . import _models
 from ._models import Car, CreatedId, Customer, Group, Location, Product, Service, Token, User
 
 __all__ = [
+    "CAR",
+    "CARS",
     "CAR_FIELDS",
+    "CAR_MEMBERS",
+    "CAR_OF_PRODUCT",
+    "CREATE_CAR",
+    "CREATE_GROUP",
     "CUSTOMERS",
+    "DELETE_CAR",
+    "DELETE_GROUP",
+    "GROUPS",
     "GROUP_MEMBERS",
+    "LOCATION",
+    "LOCATION_AT",
+    "PRODUCT",
+    "PRODUCTS",
+    "PRODUCTS_OF_CAR",
+    "PRODUCT_MEMBERS",
+    "RENAME_GROUP",
+    "SERVICE_MEMBERS",
+    "SERVICE_OF_PRODUCT",
     "TOKEN",
+    "UPDATE_CAR",
+    "USER_MEMBERS",
     "Answer",
+    "Body",
     "CarField",
     "Endpoint",
     "GroupMember",
+    "Scope",
     "endpoints",
     "group_member",
 ]
@@ -120,7 +142,8 @@ class Endpoint(Generic[T]):
 
     @property
     def answers(self) -> tuple[Answer, ...]:
-        """Every answer the page documents, success first."""
+        """Every answer the page documents, success first (the token and customers endpoints
+        have no page: theirs are not meant)."""
         return (
             (self.status, None),
             INVALID_KEY,
