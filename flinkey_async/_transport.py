@@ -16,12 +16,13 @@ Every call of every resource ends in :meth:`Transport.send`. It
   set;
 - maps error answers to the exception tree and decodes bodies into models.
 
-aiohttp itself resends a PUT or DELETE once, silently, when the connection drops
+aiohttp itself resends a GET, PUT or DELETE once, silently, when the connection drops
 (``ClientSession`` treats them as idempotent and offers no public switch). Against ``PUT /cars``
-that creates a second car. Every request that changes something therefore runs with a per-request
-client middleware that turns the two exceptions aiohttp would replay into a private exception it
-passes through; the decision to repeat is made here, and only here. The caller's own session is
-never modified: its middlewares are kept in the per-request chain.
+that creates a second car; for any method it is a request that the retry policy, the rate limit
+and the statistics never see. Every request therefore runs with a per-request client middleware
+that turns the two exceptions aiohttp would replay into a private exception it passes through; the
+decision to repeat is made here, and only here. The caller's own session is never modified: its
+middlewares are kept in the per-request chain.
 
 ``asyncio.CancelledError`` is never caught. The API key, the password and the token are never
 logged and never part of an error message.
@@ -529,7 +530,7 @@ class Transport:
             session = await self.open()
         policy = self._retry
         attempts = policy.attempts if policy.enabled else 1
-        middlewares = self._guarded if method != "GET" else None
+        middlewares = self._guarded
         stats = self.stats
         attempt = 1
         replayed = False
@@ -710,7 +711,7 @@ class Transport:
 
 
 def _guard_chain(session: aiohttp.ClientSession) -> tuple[aiohttp.ClientMiddlewareType, ...]:
-    """The per-request middlewares for requests that change something.
+    """The per-request middlewares of every request.
 
     A per-request ``middlewares=`` replaces the session's, so the session's own are kept, between
     two guards: the inner one converts the failure before any of the caller's middlewares sees
