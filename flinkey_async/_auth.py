@@ -26,6 +26,7 @@ from typing import Protocol
 
 from ._exceptions import AuthenticationError, ValidationError
 from ._models import Token
+from ._validation import check_no_controls
 
 __all__ = ["DEFAULT_REFRESH_MARGIN", "StaticToken", "TokenManager", "TokenSource"]
 
@@ -189,7 +190,7 @@ class StaticToken:
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ValidationError("token", "must be a non-empty str")
-        self._token = token
+        self._token = check_no_controls("token", token)
 
     def __repr__(self) -> str:
         return "StaticToken(<hidden>)"

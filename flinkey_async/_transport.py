@@ -62,7 +62,7 @@ from ._exceptions import (
 )
 from ._models import Token
 from ._rate import RateLimiter
-from ._validation import check_id
+from ._validation import check_id, check_no_controls
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -278,6 +278,7 @@ class Transport:
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValidationError("api_key", "must be a non-empty str")
+        check_no_controls("api_key", api_key)
         if not isinstance(timeout, aiohttp.ClientTimeout):
             raise ValidationError("timeout", "must be an aiohttp.ClientTimeout")
         if connector_limit.__class__ is not int or connector_limit < 1:
@@ -326,6 +327,7 @@ class Transport:
             for field, value in (("username", username), ("password", password)):
                 if not isinstance(value, str) or not value:
                     raise ValidationError(field, "required (or pass token=)")
+                check_no_controls(field, value)
             self._tokens = TokenManager(
                 self._fetch_token, token_url=str(self._token_url), refresh_margin=refresh_margin
             )
