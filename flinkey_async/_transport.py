@@ -50,6 +50,7 @@ from ._auth import DEFAULT_REFRESH_MARGIN, StaticToken, TokenManager, TokenSourc
 from ._converter import structure, structure_list
 from ._exceptions import (
     BadRequestError,
+    ClientClosedError,
     ConnectError,
     DecodeError,
     InvalidCredentialsError,
@@ -416,7 +417,7 @@ class Transport:
     async def open(self) -> aiohttp.ClientSession:
         """The session to send on; creates the client's own on first use."""
         if self._closed:
-            raise RuntimeError("the FlinkeyClient is closed")
+            raise ClientClosedError("the FlinkeyClient is closed")
         session = self._session
         if session is None:
             session = aiohttp.ClientSession(
@@ -428,10 +429,10 @@ class Transport:
         return session
 
     async def close(self) -> None:
-        """Close the session if it is the client's own; a lent session is left open."""
+        """End the token renewal, then close the session if it is the client's own (a lent one
+        is left open). Calls in flight end with :class:`ClientClosedError`."""
         self._closed = True
-        if isinstance(self._tokens, TokenManager):
-            self._tokens.clear()
+        await self._tokens.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
@@ -552,6 +553,8 @@ class Transport:
                 headers["Content-Type"] = content_type
             if self._pacer is not None:
                 await self._pacer.acquire()
+            if self._closed:
+                raise self._closed_error(method, url)
             debug = _log.isEnabledFor(logging.DEBUG)
             started = time.perf_counter() if debug else 0.0
             try:
@@ -575,6 +578,8 @@ class Transport:
                     response.release()
             except Exception as exc:  # CancelledError is a BaseException: it passes untouched
                 _scrub(exc)
+                if self._closed:
+                    raise self._closed_error(method, url) from exc
                 failure = _failure(exc)
                 if failure is None:
                     raise
@@ -673,6 +678,12 @@ class Transport:
                 continue
             _log.debug("%s %s -> %d %s", method, url.path, status, type(error).__name__)
             raise error
+
+    @staticmethod
+    def _closed_error(method: str, url: URL) -> ClientClosedError:
+        return ClientClosedError(
+            f"the FlinkeyClient was closed during the call ({method} {url.path})"
+        )
 
     def _outcome_unknown(self, method: str, url: URL, reason: str) -> OutcomeUnknownError:
         """The error for a create that may have taken effect (counted, logged, never resent)."""
