@@ -99,6 +99,10 @@ _MAYBE_PROCESSED: Final = frozenset({408, 502, 504})
 """Answers of a gateway or a proxy that say nothing about whether the service acted."""
 
 
+_sleep = asyncio.sleep
+"""The wait before a retry; a module attribute so that tests can see every wait without timing."""
+
+
 class QueryLike(Protocol):
     """What a list or get method accepts as ``query=``: anything that prints an OData query.
 
@@ -603,7 +607,7 @@ class Transport:
                 maybe_done = maybe_done or sent
                 attempt += 1
                 stats.retries += 1
-                await asyncio.sleep(delay)
+                await _sleep(delay)
                 continue
 
             if status < 300:
@@ -674,7 +678,7 @@ class Transport:
                 maybe_done = maybe_done or status in _MAYBE_PROCESSED
                 attempt += 1
                 stats.retries += 1
-                await asyncio.sleep(delay)
+                await _sleep(delay)
                 continue
             _log.debug("%s %s -> %d %s", method, url.path, status, type(error).__name__)
             raise error
