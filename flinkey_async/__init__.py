@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._cars import CarsResource
 from ._client import FlinkeyClient
+from ._config import DEFAULT_TIMEOUT, PRODUCTION_URL, TEST_URL, ClientConfig, RetryPolicy
 from ._customers import CustomersResource
 from ._engine import BoundedRunner, Outcome, get_many
 from ._exceptions import (
@@ -56,14 +57,7 @@ from ._models import (
 )
 from ._products import ProductsResource
 from ._rate import RateLimiter
-from ._transport import (
-    DEFAULT_TIMEOUT,
-    PRODUCTION_URL,
-    TEST_URL,
-    ClientStats,
-    QueryLike,
-    RetryPolicy,
-)
+from ._transport import ClientStats, QueryLike
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -98,6 +92,7 @@ __all__ = [
     "Car",
     "CarsResource",
     "ClientClosedError",
+    "ClientConfig",
     "ClientStats",
     "ConflictError",
     "ConnectError",
