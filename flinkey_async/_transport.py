@@ -53,12 +53,13 @@ from . import _json
 from ._auth import StaticToken, TokenManager, TokenSource
 from ._config import ClientConfig
 from ._converter import structure, structure_list
-from ._decision import Action, Answer, Attempt, Failure, Nature, Outcome, decide
+from ._decision import Action, Answer, Attempt, Decision, Failure, Nature, Outcome, decide
 from ._exceptions import (
     BadRequestError,
     ClientClosedError,
     ConnectError,
     DecodeError,
+    FlinkeyError,
     InvalidCredentialsError,
     InvalidTokenError,
     OutcomeUnknownError,
@@ -129,6 +130,19 @@ class ClientStats:
 
 class _NotReplayed(Exception):
     """The connection broke after the request may have been sent; aiohttp must not resend it."""
+
+
+@attrs.frozen(slots=True)
+class _Failed:
+    """An attempt that did not succeed: what :func:`decide` reads, and what an error needs."""
+
+    outcome: Outcome
+    reason: str
+    """For log lines and error messages: the status and text, or the failure described."""
+    cause: Exception
+    """The error answer as its exception, or what aiohttp raised (chained to the final error)."""
+    token: str
+    """The token the attempt carried ("" without one): only that one is dropped on a 401."""
 
 
 async def _no_silent_replay(
@@ -449,82 +463,20 @@ class Transport:
         nature: Nature,
         settle: frozenset[str],
     ) -> tuple[int, bytes]:
-        """Send until the answer is final. What follows a failed attempt is :func:`decide`'s."""
+        """Send until the answer is final; what follows a failed attempt is :func:`decide`'s."""
         session = self._session
         if session is None or self._closed:
             session = await self.open()
         policy = self.config.retry
         renewable = authenticated and self._tokens.renewable
-        stats = self.stats
         attempt = _FIRST
-        token = ""
         while True:
-            headers = {API_KEY_HEADER: self._api_key}
-            if authenticated:
-                token = self._tokens.current() or await self._tokens.get()
-                headers["Authorization"] = "Bearer " + token
-                stats.requests += 1
-            else:
-                stats.token_requests += 1
-            if customer is not None:
-                headers[CUSTOMER_HEADER] = customer
-            if content_type is not None:
-                headers["Content-Type"] = content_type
-            if self._pacer is not None:
-                await self._pacer.acquire()
-            if self._closed:
-                raise self._closed_error(method, url, nature)
-            debug = _log.isEnabledFor(logging.DEBUG)
-            started = time.perf_counter() if debug else 0.0
-            outcome: Outcome
-            cause: Exception
-            try:
-                response = await session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=self.config.timeout,
-                    allow_redirects=False,
-                    raise_for_status=False,
-                    middlewares=self._guarded,
-                )
-                try:
-                    status = response.status
-                    payload = await response.read()
-                    retry_after = (
-                        _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
-                    )
-                finally:
-                    response.release()
-            except Exception as exc:  # CancelledError is a BaseException: it passes untouched
-                _scrub(exc)
-                if self._closed:
-                    raise self._closed_error(method, url, nature) from exc
-                failure = _failure(exc)
-                if failure is None:
-                    raise
-                outcome, reason = failure
-                cause = exc
-            else:
-                if status < 300:
-                    if debug:
-                        _log.debug(
-                            "%s %s -> %d (%.1f ms)",
-                            method,
-                            url.path,
-                            status,
-                            (time.perf_counter() - started) * 1000,
-                        )
-                    return status, payload
-                error = error_from_response(
-                    status, payload, method=method, path=url.path, retry_after=retry_after
-                )
-                token_rejected = isinstance(error, InvalidTokenError)
-                outcome = Answer(status, error.message, retry_after, token_rejected)
-                reason = f"{status} {error.message}"
-                cause = error
-
+            sent = await self._attempt(
+                session, method, url, body, content_type, customer, authenticated, nature
+            )
+            if not isinstance(sent, _Failed):
+                return sent
+            outcome = sent.outcome
             decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
             action = decision.action
             if action is Action.RETRY:
@@ -535,49 +487,128 @@ class Transport:
                     "%s %s: %s; retry %d of %d in %.2f s",
                     method,
                     url.path,
-                    reason,
+                    sent.reason,
                     attempt.number,
                     policy.max_attempts - 1,
                     delay,
                 )
                 attempt = attempt.retried(outcome)
-                stats.retries += 1
+                self.stats.retries += 1
                 await _sleep(delay)
             elif action is Action.REPLAY:
-                self._tokens.invalidate(token)
+                self._tokens.invalidate(sent.token)
                 attempt = attempt.replaying()
-                stats.token_replays += 1
+                self.stats.token_replays += 1
                 _log.info(
                     "%s %s: token rejected; renewing it and sending once more", method, url.path
                 )
             elif action is Action.SETTLE:
+                assert isinstance(outcome, Answer)  # only an answer can say "already done"
                 _log.warning(
                     "%s %s: %s after a lost answer; the earlier attempt took effect",
                     method,
                     url.path,
-                    reason,
+                    sent.reason,
                 )
-                assert isinstance(outcome, Answer)  # only an answer can say "already done"
                 return outcome.status, b""
-            elif action is Action.UNKNOWN:
-                raise self._outcome_unknown(
-                    method, url, _unknown_reason(outcome, reason)
-                ) from cause
-            elif isinstance(outcome, Failure):
-                raise _ERRORS[outcome](reason, method=method, path=url.path) from cause
             else:
-                if decision.beyond_cap:
-                    _log.warning(
-                        "%s %s -> %d; Retry-After %.0f s exceeds the cap of %.0f s",
-                        method,
-                        url.path,
-                        outcome.status,
-                        outcome.retry_after,
-                        policy.retry_after_cap,
-                    )
-                else:
-                    _log.debug("%s %s -> %s (%s)", method, url.path, reason, type(cause).__name__)
-                raise cause
+                raise self._final_error(decision, sent, method, url) from sent.cause
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        content_type: str | None,
+        customer: str | None,
+        authenticated: bool,
+        nature: Nature,
+    ) -> tuple[int, bytes] | _Failed:
+        """One counted, paced HTTP request: its 2xx status and body, or what went wrong."""
+        stats = self.stats
+        headers = {API_KEY_HEADER: self._api_key}
+        token = ""
+        if authenticated:
+            token = self._tokens.current() or await self._tokens.get()
+            headers["Authorization"] = "Bearer " + token
+            stats.requests += 1
+        else:
+            stats.token_requests += 1
+        if customer is not None:
+            headers[CUSTOMER_HEADER] = customer
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        if self._closed:
+            raise self._closed_error(method, url, nature)
+        debug = _log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        try:
+            response = await session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=self.config.timeout,
+                allow_redirects=False,
+                raise_for_status=False,
+                middlewares=self._guarded,
+            )
+            try:
+                status = response.status
+                payload = await response.read()
+                retry_after = (
+                    _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
+                )
+            finally:
+                response.release()
+        except Exception as exc:  # CancelledError is a BaseException: it passes untouched
+            _scrub(exc)
+            if self._closed:
+                raise self._closed_error(method, url, nature) from exc
+            failure = _failure(exc)
+            if failure is None:
+                raise
+            return _Failed(failure[0], failure[1], exc, token)
+        if status < 300:
+            if debug:
+                elapsed = (time.perf_counter() - started) * 1000
+                _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
+            return status, payload
+        error = error_from_response(
+            status, payload, method=method, path=url.path, retry_after=retry_after
+        )
+        answer = Answer(status, error.message, retry_after, isinstance(error, InvalidTokenError))
+        return _Failed(answer, f"{status} {error.message}", error, token)
+
+    def _final_error(
+        self, decision: Decision, sent: _Failed, method: str, url: URL
+    ) -> FlinkeyError:
+        """The error a request ends with (logged, and counted when the outcome is unknown)."""
+        outcome = sent.outcome
+        if decision.action is Action.UNKNOWN:
+            if isinstance(outcome, Failure):
+                why = f"{sent.reason}; the entity may or may not have been created"
+            else:
+                why = f"the answer was {sent.reason}, which does not say whether it was created"
+            return self._outcome_unknown(method, url, why)
+        if isinstance(outcome, Failure):
+            return _ERRORS[outcome](sent.reason, method=method, path=url.path)
+        assert isinstance(sent.cause, FlinkeyError)
+        if decision.beyond_cap:
+            _log.warning(
+                "%s %s -> %d; Retry-After %.0f s exceeds the cap of %.0f s",
+                method,
+                url.path,
+                outcome.status,
+                outcome.retry_after,
+                self.config.retry.retry_after_cap,
+            )
+        else:
+            _log.debug("%s %s -> %s (%s)", method, url.path, sent.reason, type(sent.cause).__name__)
+        return sent.cause
 
     @staticmethod
     def _closed_error(method: str, url: URL, nature: Nature) -> ClientClosedError:
@@ -635,9 +666,3 @@ def _guard_chain(session: aiohttp.ClientSession) -> tuple[aiohttp.ClientMiddlewa
     if not own:
         return (_no_silent_replay,)
     return (_no_silent_replay, *own, _no_silent_replay)
-
-
-def _unknown_reason(outcome: Outcome, reason: str) -> str:
-    if isinstance(outcome, Failure):
-        return f"{reason}; the entity may or may not have been created"
-    return f"the answer was {reason}, which does not say whether the entity was created"
