@@ -195,10 +195,6 @@ class TokenManager:
             return True
         return False
 
-    def clear(self) -> None:
-        """Forget the cached token (for example when the client closes)."""
-        self._token = None
-
     async def close(self) -> None:
         """Cancel a renewal in progress and wait until it has ended; forget the token."""
         self._closed = True
