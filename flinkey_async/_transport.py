@@ -36,6 +36,7 @@ logged and never part of an error message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import re
@@ -97,8 +98,16 @@ _ERRORS: Final[dict[Failure, type[TransportError]]] = {
 }
 
 
-_sleep = asyncio.sleep
-"""The wait before a retry; a module attribute so that tests can see every wait without timing."""
+async def _retry_wait(delay: float, closing: asyncio.Event) -> None:
+    """The wait before a retry: ``delay`` seconds, or until the client is closed.
+
+    A module attribute, so that tests can see every wait without timing it.
+    """
+    if closing.is_set():
+        return
+    with contextlib.suppress(TimeoutError):  # this wait's own end; a caller's timeout passes
+        async with asyncio.timeout(delay):
+            await closing.wait()
 
 
 class QueryLike(Protocol):
@@ -220,6 +229,7 @@ class Transport:
         "_base",
         "_base_path",
         "_closed",
+        "_closing",
         "_customer",
         "_guarded",
         "_owns_session",
@@ -256,6 +266,7 @@ class Transport:
         self._owns_session = session is None
         self._guarded: tuple[aiohttp.ClientMiddlewareType, ...] = ()
         self._closed = False
+        self._closing = asyncio.Event()
         self._token_url = self._base / "oauth2" / "token"
         self._tokens: TokenSource
         if config.token is not None:
@@ -366,6 +377,7 @@ class Transport:
         """End the token renewal, then close the session if it is the client's own (a lent one
         is left open). Calls in flight end with :class:`ClientClosedError`."""
         self._closed = True
+        self._closing.set()  # calls waiting to retry wake up, and end with ClientClosedError
         await self._tokens.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
@@ -494,7 +506,7 @@ class Transport:
                 )
                 attempt = attempt.retried(outcome)
                 self.stats.retries += 1
-                await _sleep(delay)
+                await _retry_wait(delay, self._closing)
             elif action is Action.REPLAY:
                 self._tokens.invalidate(sent.token)
                 attempt = attempt.replaying()

@@ -14,7 +14,7 @@ from flinkey_async import ClientClosedError, FlinkeyError
 from flinkey_async._auth import TokenManager
 
 from .conftest import client_for, wait_until
-from .fakeapi import FakeAPI
+from .fakeapi import FakeAPI, Scripted
 
 
 def _asyncio_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -81,15 +81,12 @@ async def test_a_call_in_flight_gets_a_closed_error(api: FakeAPI) -> None:
 
 
 async def test_a_call_in_a_retry_wait_gets_a_closed_error(api: FakeAPI) -> None:
-    from flinkey_async import RetryPolicy
-
-    from .fakeapi import Scripted
-
-    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "1"}))
-    client = client_for(api, retry=RetryPolicy(retry_after_cap=5))
+    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "50"}))
+    client = client_for(api)
     call = asyncio.create_task(client.cars.get(1))
     await wait_until(lambda: client.stats.retries == 1)
     await client.close()
+    await wait_until(call.done)  # woken by close(), not after the 50 s wait
     with pytest.raises(ClientClosedError):
         await call
     assert api.count("GET", "/cars/1") == 1

@@ -67,10 +67,10 @@ async def test_retry_after_beyond_the_cap_surfaces(
 ) -> None:
     waits: list[float] = []
 
-    async def no_wait(delay: float) -> None:  # a broken cap fails here at once, it does not hang
+    async def no_wait(delay: float, closing: object) -> None:  # a broken cap fails at once
         waits.append(delay)
 
-    monkeypatch.setattr(_transport, "_sleep", no_wait)
+    monkeypatch.setattr(_transport, "_retry_wait", no_wait)
     api.then("GET", "/cars/1", Scripted(429, "come back tomorrow", {"Retry-After": "86400"}))
     async with client_for(api) as client:
         with pytest.raises(RateLimitError) as caught:
