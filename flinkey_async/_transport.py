@@ -36,7 +36,6 @@ logged and never part of an error message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import logging
 import re
@@ -96,18 +95,6 @@ _ERRORS: Final[dict[Failure, type[TransportError]]] = {
     Failure.TIMEOUT: RequestTimeoutError,
     Failure.BROKEN: TransportError,
 }
-
-
-async def _retry_wait(delay: float, closing: asyncio.Event) -> None:
-    """The wait before a retry: ``delay`` seconds, or until the client is closed.
-
-    A module attribute, so that tests can see every wait without timing it.
-    """
-    if closing.is_set():
-        return
-    with contextlib.suppress(TimeoutError):  # this wait's own end; a caller's timeout passes
-        async with asyncio.timeout(delay):
-            await closing.wait()
 
 
 class QueryLike(Protocol):
@@ -229,7 +216,6 @@ class Transport:
         "_base",
         "_base_path",
         "_closed",
-        "_closing",
         "_customer",
         "_guarded",
         "_owns_session",
@@ -237,6 +223,8 @@ class Transport:
         "_session",
         "_token_url",
         "_tokens",
+        "_waiting",
+        "_woken",
         "config",
         "connector_limit",
         "stats",
@@ -266,7 +254,8 @@ class Transport:
         self._owns_session = session is None
         self._guarded: tuple[aiohttp.ClientMiddlewareType, ...] = ()
         self._closed = False
-        self._closing = asyncio.Event()
+        self._waiting: set[asyncio.Task[Any]] = set()  # calls waiting to retry
+        self._woken: set[asyncio.Task[Any]] = set()  # ... that close() cancelled
         self._token_url = self._base / "oauth2" / "token"
         self._tokens: TokenSource
         if config.token is not None:
@@ -377,7 +366,9 @@ class Transport:
         """End the token renewal, then close the session if it is the client's own (a lent one
         is left open). Calls in flight end with :class:`ClientClosedError`."""
         self._closed = True
-        self._closing.set()  # calls waiting to retry wake up, and end with ClientClosedError
+        for task in self._waiting:  # they wake up now, and end with ClientClosedError
+            self._woken.add(task)
+            task.cancel()
         await self._tokens.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
@@ -506,7 +497,7 @@ class Transport:
                 )
                 attempt = attempt.retried(outcome)
                 self.stats.retries += 1
-                await _retry_wait(delay, self._closing)
+                await self._retry_wait(delay, method, url, nature)
             elif action is Action.REPLAY:
                 self._tokens.invalidate(sent.token)
                 attempt = attempt.replaying()
@@ -525,6 +516,26 @@ class Transport:
                 return outcome.status, b""
             else:
                 raise self._final_error(decision, sent, method, url) from sent.cause
+
+    async def _retry_wait(self, delay: float, method: str, url: URL, nature: Nature) -> None:
+        """Sleep before a retry; :meth:`close` cuts the wait short with ClientClosedError.
+
+        close() wakes the call by cancelling it; only that cancellation, and only if nobody else
+        cancelled the call too, is taken back and turned into the error.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if task in self._woken:
+                self._woken.discard(task)
+                if task.uncancel() == 0:
+                    raise self._closed_error(method, url, nature) from None
+            raise
+        finally:
+            self._waiting.discard(task)
 
     async def _attempt(
         self,

@@ -108,3 +108,15 @@ async def test_a_borrowed_session_outlives_the_client(api: FakeAPI) -> None:
         with pytest.raises(ClientClosedError):
             await client.cars.get(1)
         assert not session.closed
+
+
+async def test_a_caller_that_cancels_during_close_stays_cancelled(api: FakeAPI) -> None:
+    """close() takes back only its own cancellation: the caller's stands."""
+    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "50"}))
+    client = client_for(api)
+    call = asyncio.create_task(client.cars.get(1))
+    await wait_until(lambda: client.stats.retries == 1)
+    call.cancel()
+    await client.close()
+    with pytest.raises(asyncio.CancelledError):
+        await call

@@ -8,6 +8,7 @@ import socket
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -67,10 +68,16 @@ async def test_retry_after_beyond_the_cap_surfaces(
 ) -> None:
     waits: list[float] = []
 
-    async def no_wait(delay: float, closing: object) -> None:  # a broken cap fails at once
-        waits.append(delay)
+    class NoWaits:
+        """The transport's ``asyncio``, except that a wait is recorded, not slept."""
 
-    monkeypatch.setattr(_transport, "_retry_wait", no_wait)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, delay: float) -> None:  # a broken cap fails at once, no hang
+            waits.append(delay)
+
+    monkeypatch.setattr(_transport, "asyncio", NoWaits())
     api.then("GET", "/cars/1", Scripted(429, "come back tomorrow", {"Retry-After": "86400"}))
     async with client_for(api) as client:
         with pytest.raises(RateLimitError) as caught:
