@@ -11,7 +11,9 @@ own behind it). A renewal that fails while the cached token has not yet expired 
 in use and tries again a few seconds later, so a short outage of the token endpoint does not fail
 calls that still hold a good token. :meth:`TokenManager.invalidate` drops the cached token only if
 it is the one that failed: a stale 401 arriving after another call already renewed the token must
-not throw the new one away.
+not throw the new one away. :meth:`TokenManager.close` cancels a renewal in progress and waits for
+it: nothing the client started outlives it, and callers still waiting get
+:class:`~flinkey_async.ClientClosedError`.
 
 :class:`StaticToken` is for callers who already hold a token; it cannot be renewed.
 """
@@ -24,8 +26,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from ._exceptions import AuthenticationError, ValidationError
+from ._exceptions import AuthenticationError, ClientClosedError, ValidationError
 from ._models import Token
+from ._validation import check_no_controls
 
 __all__ = ["DEFAULT_REFRESH_MARGIN", "StaticToken", "TokenManager", "TokenSource"]
 
@@ -58,6 +61,10 @@ class TokenSource(Protocol):
         """Forget ``token`` if it is the cached one; True if it was."""
         ...
 
+    async def close(self) -> None:
+        """End what is running (a renewal) and forget the token; later calls are refused."""
+        ...
+
 
 class TokenManager:
     """Caches the API Manager's token and renews it before it expires.
@@ -69,6 +76,7 @@ class TokenManager:
 
     __slots__ = (
         "_clock",
+        "_closed",
         "_expires_at",
         "_fetch",
         "_margin",
@@ -96,6 +104,7 @@ class TokenManager:
         self._renew_at = 0.0
         self._expires_at = 0.0
         self._renewal: asyncio.Task[str] | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"TokenManager(token_url={self._url!r}, has_valid_token={self.has_valid_token})"
@@ -126,11 +135,21 @@ class TokenManager:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
+        if self._closed:
+            raise ClientClosedError("the FlinkeyClient is closed")
         renewal = self._renewal
         if renewal is None:
             renewal = self._renewal = asyncio.ensure_future(self._renew())
-        # Shielded: a caller that is cancelled stops waiting; the renewal goes on for the others.
-        return await asyncio.shield(renewal)
+            # Its failure is read here even when every caller stopped waiting: no "Task
+            # exception was never retrieved" later.
+            renewal.add_done_callback(_retrieve)
+        # A caller that is cancelled stops waiting; the renewal goes on for the others. Unlike
+        # shield(), wait() does not turn the renewal's end by close() into a CancelledError of
+        # callers that were not cancelled.
+        await asyncio.wait((renewal,))
+        if renewal.cancelled():
+            raise ClientClosedError("the FlinkeyClient was closed while waiting for a token")
+        return renewal.result()
 
     async def _renew(self) -> str:
         """The one token request of all callers that are waiting now."""
@@ -176,9 +195,14 @@ class TokenManager:
             return True
         return False
 
-    def clear(self) -> None:
-        """Forget the cached token (for example when the client closes)."""
+    async def close(self) -> None:
+        """Cancel a renewal in progress and wait until it has ended; forget the token."""
+        self._closed = True
         self._token = None
+        renewal = self._renewal
+        if renewal is not None:
+            renewal.cancel()
+            await asyncio.wait((renewal,))
 
 
 class StaticToken:
@@ -189,7 +213,7 @@ class StaticToken:
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ValidationError("token", "must be a non-empty str")
-        self._token = token
+        self._token = check_no_controls("token", token)
 
     def __repr__(self) -> str:
         return "StaticToken(<hidden>)"
@@ -206,6 +230,14 @@ class StaticToken:
 
     def invalidate(self, token: str) -> bool:
         return False
+
+    async def close(self) -> None:
+        return None
+
+
+def _retrieve(task: asyncio.Task[str]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _path_of(url: str) -> str:

@@ -10,17 +10,12 @@ from yarl import URL
 
 from ._auth import DEFAULT_REFRESH_MARGIN
 from ._cars import CarsResource
+from ._config import DEFAULT_TIMEOUT, PRODUCTION_URL, ClientConfig, RetryPolicy
 from ._customers import CustomersResource
 from ._exceptions import ValidationError
 from ._groups import GroupsResource
 from ._products import ProductsResource
-from ._transport import (
-    DEFAULT_TIMEOUT,
-    PRODUCTION_URL,
-    ClientStats,
-    RetryPolicy,
-    Transport,
-)
+from ._transport import ClientStats, Transport
 from ._validation import check_id
 
 if TYPE_CHECKING:
@@ -75,20 +70,20 @@ class FlinkeyClient:
         token_refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         rate_limit: float | None = None,
     ) -> None:
-        self._transport = Transport(
+        config = ClientConfig(
             api_key=api_key,
             base_url=base_url,
             username=username,
             password=password,
             token=token,
             customer_id=customer_id,
-            session=session,
             timeout=timeout,
             retry=retry,
             connector_limit=connector_limit,
-            refresh_margin=token_refresh_margin,
+            token_refresh_margin=token_refresh_margin,
             rate_limit=rate_limit,
         )
+        self._transport = Transport(config, session=session)
         self.cars = CarsResource(self._transport)
         """Cars, their products and location (8 endpoints)."""
         self.products = ProductsResource(self._transport)
@@ -122,6 +117,11 @@ class FlinkeyClient:
     @property
     def closed(self) -> bool:
         return self._transport.closed
+
+    @property
+    def config(self) -> ClientConfig:
+        """The settings the client was made with (secrets are left out of its repr)."""
+        return self._transport.config
 
     @property
     def base_url(self) -> URL:

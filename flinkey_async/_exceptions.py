@@ -8,6 +8,7 @@ FlinkeyError
 │   ├── UnknownFieldError      a field the model does not have (also an AttributeError)
 │   └── UnsupportedODataError  valid OData this package cannot represent
 ├── DecodeError                a response body that is not the documented shape
+├── ClientClosedError          the client was closed before or during the call (a RuntimeError)
 ├── TransportError             no usable HTTP answer
 │   ├── ConnectError           the connection could not be made, or broke
 │   ├── RequestTimeoutError    no answer in time (also a TimeoutError)
@@ -41,6 +42,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "ConnectError",
     "DecodeError",
@@ -109,6 +111,13 @@ class DecodeError(FlinkeyError):
         self.path = path
         self.method = method
         self.url_path = url_path
+
+
+class ClientClosedError(FlinkeyError, RuntimeError):
+    """The client was closed, before the call or while it was in flight; nothing more is sent.
+
+    Also a ``RuntimeError``, which is what a call on a closed client raised before.
+    """
 
 
 class TransportError(FlinkeyError):

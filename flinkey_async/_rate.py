@@ -1,13 +1,15 @@
 """Pacing: at most ``rate`` events per second, evenly spaced, starting without a burst.
 
 Used by the bulk runner (calls per second) and by the transport (HTTP requests per second, every
-attempt counted). It depends on nothing but asyncio.
+attempt counted). It depends on nothing but asyncio (and the package's errors).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+
+from ._exceptions import ValidationError
 
 __all__ = ["RateLimiter"]
 
@@ -24,7 +26,9 @@ class RateLimiter:
 
     def __init__(self, rate: float) -> None:
         if not rate > 0:
-            raise ValueError(f"rate must be a positive number of calls per second, got {rate!r}")
+            raise ValidationError(
+                "rate", f"must be a positive number of calls per second, got {rate!r}"
+            )
         self.rate = float(rate)
         self._interval = 1.0 / self.rate
         self._next = 0.0

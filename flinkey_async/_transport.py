@@ -16,12 +16,18 @@ Every call of every resource ends in :meth:`Transport.send`. It
   set;
 - maps error answers to the exception tree and decodes bodies into models.
 
-aiohttp itself resends a PUT or DELETE once, silently, when the connection drops
+What follows a failed attempt (retry, replay, settle, raise) is decided by
+:func:`flinkey_async._decision.decide`, a pure function tested as a table; the loop here sends,
+classifies what came back, asks, and acts. The settings come as one
+:class:`~flinkey_async.ClientConfig`, checked when it was made.
+
+aiohttp itself resends a GET, PUT or DELETE once, silently, when the connection drops
 (``ClientSession`` treats them as idempotent and offers no public switch). Against ``PUT /cars``
-that creates a second car. Every request that changes something therefore runs with a per-request
-client middleware that turns the two exceptions aiohttp would replay into a private exception it
-passes through; the decision to repeat is made here, and only here. The caller's own session is
-never modified: its middlewares are kept in the per-request chain.
+that creates a second car; for any method it is a request that the retry policy, the rate limit
+and the statistics never see. Every request therefore runs with a per-request client middleware
+that turns the two exceptions aiohttp would replay into a private exception it passes through; the
+decision to repeat is made here, and only here. The caller's own session is never modified: its
+middlewares are kept in the per-request chain.
 
 ``asyncio.CancelledError`` is never caught. The API key, the password and the token are never
 logged and never part of an error message.
@@ -32,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import random
 import re
 import time
 from collections.abc import Sequence
@@ -45,12 +50,16 @@ import attrs
 from yarl import URL
 
 from . import _json
-from ._auth import DEFAULT_REFRESH_MARGIN, StaticToken, TokenManager, TokenSource
+from ._auth import StaticToken, TokenManager, TokenSource
+from ._config import ClientConfig
 from ._converter import structure, structure_list
+from ._decision import Action, Answer, Attempt, Decision, Failure, Nature, Outcome, decide
 from ._exceptions import (
     BadRequestError,
+    ClientClosedError,
     ConnectError,
     DecodeError,
+    FlinkeyError,
     InvalidCredentialsError,
     InvalidTokenError,
     OutcomeUnknownError,
@@ -63,27 +72,11 @@ from ._models import Token
 from ._rate import RateLimiter
 from ._validation import check_id
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "PRODUCTION_URL",
-    "TEST_URL",
-    "ClientStats",
-    "QueryLike",
-    "RetryPolicy",
-    "Transport",
-]
+__all__ = ["ClientStats", "QueryLike", "Transport"]
 
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-PRODUCTION_URL: Final = "https://api.flinkey.de/v3"
-"""The live service."""
-TEST_URL: Final = "https://api-uat.flinkey.de/v3"
-"""The test (UAT) environment."""
-
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
-"""30 s for a whole request (all of its bytes), 10 s to get a connection."""
 
 API_KEY_HEADER: Final = "flinkey-API-Key"
 CUSTOMER_HEADER: Final = "Customer-ID"
@@ -93,8 +86,15 @@ _PLAIN_SEGMENT: Final = re.compile(r"(?![.]{1,2}\Z)[A-Za-z0-9._~:-]+")
 _FORM: Final = "application/x-www-form-urlencoded"
 _NOTHING_TO_SETTLE: Final[frozenset[str]] = frozenset()
 _SECRET_HEADERS: Final = (API_KEY_HEADER, "Authorization")
-_MAYBE_PROCESSED: Final = frozenset({408, 502, 504})
-"""Answers of a gateway or a proxy that say nothing about whether the service acted."""
+_FIRST: Final = Attempt()
+_ERRORS: Final[dict[Failure, type[TransportError]]] = {
+    Failure.REFUSED: ConnectError,
+    Failure.CONNECT_TIMEOUT: RequestTimeoutError,
+    Failure.TLS: ConnectError,
+    Failure.LOST: ConnectError,
+    Failure.TIMEOUT: RequestTimeoutError,
+    Failure.BROKEN: TransportError,
+}
 
 
 class QueryLike(Protocol):
@@ -106,46 +106,6 @@ class QueryLike(Protocol):
     """
 
     def encoded(self) -> str: ...
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValidationError(attribute.name, f"must not be negative, got {value}")
-
-
-def _at_least_one(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValidationError(attribute.name, f"must be at least 1, got {value}")
-
-
-@attrs.frozen(slots=True)
-class RetryPolicy:
-    """When and how long to wait before a request is repeated.
-
-    ``attempts`` counts the first try: 4 means up to 3 retries. The wait before retry *n* (1, 2,
-    ...) is drawn uniformly from ``[0, min(backoff_max, backoff_base * 2 ** (n - 1))]`` ("full
-    jitter"), unless the service sent ``Retry-After``, which is honoured as is. A ``Retry-After``
-    longer than ``retry_after_cap`` is not waited for: the error surfaces, carrying the hint.
-    ``enabled=False`` (or :meth:`disabled`) turns every retry off; the one replay after a rejected
-    token stays, because it is not a retry of a failure but a renewal.
-    """
-
-    attempts: int = attrs.field(default=4, validator=_at_least_one)
-    backoff_base: float = attrs.field(default=0.25, validator=_positive)
-    backoff_max: float = attrs.field(default=8.0, validator=_positive)
-    retry_after_cap: float = attrs.field(default=60.0, validator=_positive)
-    enabled: bool = True
-    statuses: frozenset[int] = frozenset({408, 429, 502, 503, 504})
-
-    @classmethod
-    def disabled(cls) -> RetryPolicy:
-        """A policy that never retries."""
-        return cls(enabled=False)
-
-    def backoff(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based), with full jitter."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (retry - 1))
-        return random.uniform(0.0, ceiling)
 
 
 @attrs.define(slots=True)
@@ -166,6 +126,19 @@ class ClientStats:
 
 class _NotReplayed(Exception):
     """The connection broke after the request may have been sent; aiohttp must not resend it."""
+
+
+@attrs.frozen(slots=True)
+class _Failed:
+    """An attempt that did not succeed: what :func:`decide` reads, and what an error needs."""
+
+    outcome: Outcome
+    reason: str
+    """For log lines and error messages: the status and text, or the failure described."""
+    cause: Exception
+    """The error answer as its exception, or what aiohttp raised (chained to the final error)."""
+    token: str
+    """The token the attempt carried ("" without one): only that one is dropped on a 401."""
 
 
 async def _no_silent_replay(
@@ -198,22 +171,22 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _failure(exc: Exception) -> tuple[type[TransportError], str, bool, bool] | None:
-    """(error class, description, may have been sent, worth retrying) for a failed attempt."""
+def _failure(exc: Exception) -> tuple[Failure, str] | None:
+    """What kind of failure ``exc`` is, and its description; None for anything else."""
     if isinstance(exc, _NotReplayed):
-        return ConnectError, f"connection lost after the request was sent ({exc})", True, True
+        return Failure.LOST, f"connection lost after the request was sent ({exc})"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return RequestTimeoutError, "timed out while connecting", False, True
+        return Failure.CONNECT_TIMEOUT, "timed out while connecting"
     if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
-        return ConnectError, f"TLS failure ({type(exc).__name__})", False, False
+        return Failure.TLS, f"TLS failure ({type(exc).__name__})"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ConnectError, f"could not connect ({type(exc).__name__})", False, True
+        return Failure.REFUSED, f"could not connect ({type(exc).__name__})"
     if isinstance(exc, TimeoutError):  # ServerTimeoutError, and the total timeout
-        return RequestTimeoutError, "no answer in time", True, True
+        return Failure.TIMEOUT, "no answer in time"
     if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError)):
-        return ConnectError, f"connection lost ({type(exc).__name__})", True, True
+        return Failure.LOST, f"connection lost ({type(exc).__name__})"
     if isinstance(exc, aiohttp.ClientError):
-        return TransportError, f"request failed ({type(exc).__name__})", True, False
+        return Failure.BROKEN, f"request failed ({type(exc).__name__})"
     return None
 
 
@@ -244,63 +217,31 @@ class Transport:
         "_base_path",
         "_closed",
         "_customer",
-        "_customer_id",
         "_guarded",
         "_owns_session",
         "_pacer",
-        "_password",
-        "_retry",
         "_session",
-        "_timeout",
         "_token_url",
         "_tokens",
-        "_username",
+        "_waiting",
+        "_woken",
+        "config",
         "connector_limit",
         "stats",
     )
 
     def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str | URL,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        customer_id: int | None = None,
-        session: aiohttp.ClientSession | None = None,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        connector_limit: int = 100,
-        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
-        rate_limit: float | None = None,
+        self, config: ClientConfig, *, session: aiohttp.ClientSession | None = None
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise ValidationError("api_key", "must be a non-empty str")
-        if not isinstance(timeout, aiohttp.ClientTimeout):
-            raise ValidationError("timeout", "must be an aiohttp.ClientTimeout")
-        if connector_limit.__class__ is not int or connector_limit < 1:
-            raise ValidationError("connector_limit", "must be a positive int")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValidationError("session", "must be an aiohttp.ClientSession")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "must be a RetryPolicy")
-        if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
-            raise ValidationError("token_refresh_margin", "must be a number of seconds >= 0")
-        if rate_limit is not None and (
-            isinstance(rate_limit, bool)
-            or not isinstance(rate_limit, int | float)
-            or not rate_limit > 0
-        ):
-            raise ValidationError("rate_limit", "must be a positive number of requests per second")
-        self._pacer = RateLimiter(rate_limit) if rate_limit is not None else None
-        self._api_key = api_key
-        self._base = _base_url(base_url)
+        self.config = config
+        self._pacer = RateLimiter(config.rate_limit) if config.rate_limit is not None else None
+        self._api_key = config.api_key
+        self._base = config.base_url
         self._base_path = self._base.raw_path.rstrip("/")
-        self._customer_id = None if customer_id is None else check_id("customer_id", customer_id)
-        self._customer = None if customer_id is None else str(self._customer_id)
-        self._timeout = timeout
-        self._retry = retry if retry is not None else RetryPolicy()
+        self._customer = None if config.customer_id is None else str(config.customer_id)
+        connector_limit = config.connector_limit
         if session is not None:
             # A borrowed session's pool binds too (aiohttp's 0 means "no limit").
             connector = session.connector
@@ -313,26 +254,23 @@ class Transport:
         self._owns_session = session is None
         self._guarded: tuple[aiohttp.ClientMiddlewareType, ...] = ()
         self._closed = False
+        self._waiting: set[asyncio.Task[Any]] = set()  # calls waiting to retry
+        self._woken: set[asyncio.Task[Any]] = set()  # ... that close() cancelled
         self._token_url = self._base / "oauth2" / "token"
-        self._username = username
-        self._password = password
         self._tokens: TokenSource
-        if token is not None:
-            if username is not None or password is not None:
-                raise ValidationError("token", "pass either token= or username= and password=")
-            self._tokens = StaticToken(token)
+        if config.token is not None:
+            self._tokens = StaticToken(config.token)
         else:
-            for field, value in (("username", username), ("password", password)):
-                if not isinstance(value, str) or not value:
-                    raise ValidationError(field, "required (or pass token=)")
             self._tokens = TokenManager(
-                self._fetch_token, token_url=str(self._token_url), refresh_margin=refresh_margin
+                self._fetch_token,
+                token_url=str(self._token_url),
+                refresh_margin=config.token_refresh_margin,
             )
         if session is not None:
             self._guarded = _guard_chain(session)
 
     def __repr__(self) -> str:
-        return f"Transport(base_url={str(self._base)!r}, customer_id={self._customer_id!r})"
+        return f"Transport(base_url={str(self._base)!r}, customer_id={self.customer_id!r})"
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -342,11 +280,11 @@ class Transport:
 
     @property
     def customer_id(self) -> int | None:
-        return self._customer_id
+        return self.config.customer_id
 
     @property
     def rate_limit(self) -> float | None:
-        return self._pacer.rate if self._pacer is not None else None
+        return self.config.rate_limit
 
     @property
     def tokens(self) -> TokenSource:
@@ -413,22 +351,25 @@ class Transport:
     async def open(self) -> aiohttp.ClientSession:
         """The session to send on; creates the client's own on first use."""
         if self._closed:
-            raise RuntimeError("the FlinkeyClient is closed")
+            raise ClientClosedError("the FlinkeyClient is closed")
         session = self._session
         if session is None:
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connector_limit),
-                timeout=self._timeout,
+                timeout=self.config.timeout,
             )
             self._session = session
             self._guarded = _guard_chain(session)
         return session
 
     async def close(self) -> None:
-        """Close the session if it is the client's own; a lent session is left open."""
+        """End the token renewal, then close the session if it is the client's own (a lent one
+        is left open). Calls in flight end with :class:`ClientClosedError`."""
         self._closed = True
-        if isinstance(self._tokens, TokenManager):
-            self._tokens.clear()
+        for task in self._waiting:  # they wake up now, and end with ClientClosedError
+            self._woken.add(task)
+            task.cancel()
+        await self._tokens.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
@@ -442,7 +383,7 @@ class Transport:
         """``GET`` one entity as ``cls``."""
         _, payload = await self._exchange(
             "GET", url, body=None, content_type=None, customer=customer,
-            authenticated=True, create=False, settle=_NOTHING_TO_SETTLE,
+            authenticated=True, nature=Nature.READ, settle=_NOTHING_TO_SETTLE,
         )  # fmt: skip
         return self.decode(payload, cls, "GET", url)
 
@@ -450,7 +391,7 @@ class Transport:
         """``GET`` a JSON array as a list of ``cls``."""
         _, payload = await self._exchange(
             "GET", url, body=None, content_type=None, customer=customer,
-            authenticated=True, create=False, settle=_NOTHING_TO_SETTLE,
+            authenticated=True, nature=Nature.READ, settle=_NOTHING_TO_SETTLE,
         )  # fmt: skip
         return self.decode_list(payload, cls, "GET", url)
 
@@ -480,17 +421,18 @@ class Transport:
             content_type=None if body is None else _JSON,
             customer=customer,
             authenticated=True,
-            create=create,
+            nature=Nature.CREATE if create else Nature.READ if method == "GET" else Nature.WRITE,
             settle=settle,
         )
         return payload
 
     async def _fetch_token(self) -> Token:
         """One password-grant token request (repeatable: it creates nothing)."""
-        assert self._username is not None
-        assert self._password is not None
+        config = self.config
+        assert config.username is not None
+        assert config.password is not None
         form = urlencode(
-            {"grant_type": "password", "username": self._username, "password": self._password}
+            {"grant_type": "password", "username": config.username, "password": config.password}
         ).encode()
         url = self._token_url
         try:
@@ -501,7 +443,7 @@ class Transport:
                 content_type=_FORM,
                 customer=None,
                 authenticated=False,
-                create=False,
+                nature=Nature.READ,
                 settle=_NOTHING_TO_SETTLE,
             )
         except (InvalidTokenError, BadRequestError) as exc:
@@ -521,155 +463,182 @@ class Transport:
         content_type: str | None,
         customer: str | None,
         authenticated: bool,
-        create: bool,
+        nature: Nature,
         settle: frozenset[str],
     ) -> tuple[int, bytes]:
+        """Send until the answer is final; what follows a failed attempt is :func:`decide`'s."""
         session = self._session
         if session is None or self._closed:
             session = await self.open()
-        policy = self._retry
-        attempts = policy.attempts if policy.enabled else 1
-        middlewares = self._guarded if method != "GET" else None
-        stats = self.stats
-        attempt = 1
-        replayed = False
-        maybe_done = False  # an earlier attempt may have taken effect although it failed
-        token = ""
+        policy = self.config.retry
+        renewable = authenticated and self._tokens.renewable
+        attempt = _FIRST
         while True:
-            headers = {API_KEY_HEADER: self._api_key}
-            if authenticated:
-                token = self._tokens.current() or await self._tokens.get()
-                headers["Authorization"] = "Bearer " + token
-                stats.requests += 1
-            else:
-                stats.token_requests += 1
-            if customer is not None:
-                headers[CUSTOMER_HEADER] = customer
-            if content_type is not None:
-                headers["Content-Type"] = content_type
-            if self._pacer is not None:
-                await self._pacer.acquire()
-            debug = _log.isEnabledFor(logging.DEBUG)
-            started = time.perf_counter() if debug else 0.0
-            try:
-                response = await session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                    raise_for_status=False,
-                    middlewares=middlewares,
-                )
-                try:
-                    status = response.status
-                    payload = await response.read()
-                    retry_after = (
-                        _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
-                    )
-                finally:
-                    response.release()
-            except Exception as exc:  # CancelledError is a BaseException: it passes untouched
-                _scrub(exc)
-                failure = _failure(exc)
-                if failure is None:
-                    raise
-                error_cls, reason, sent, worth_retrying = failure
-                if create and sent:
-                    raise self._outcome_unknown(
-                        method, url, f"{reason}; the entity may or may not have been created"
-                    ) from exc
-                if not worth_retrying or attempt >= attempts:
-                    raise error_cls(reason, method=method, path=url.path) from exc
-                delay = policy.backoff(attempt)
+            sent = await self._attempt(
+                session, method, url, body, content_type, customer, authenticated, nature
+            )
+            if not isinstance(sent, _Failed):
+                return sent
+            outcome = sent.outcome
+            decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
+            action = decision.action
+            if action is Action.RETRY:
+                delay = decision.wait
+                if delay is None:
+                    delay = policy.backoff(attempt.number)
                 _log.warning(
                     "%s %s: %s; retry %d of %d in %.2f s",
                     method,
                     url.path,
-                    reason,
-                    attempt,
-                    attempts - 1,
+                    sent.reason,
+                    attempt.number,
+                    policy.max_attempts - 1,
                     delay,
                 )
-                maybe_done = maybe_done or sent
-                attempt += 1
-                stats.retries += 1
-                await asyncio.sleep(delay)
-                continue
-
-            if status < 300:
-                if debug:
-                    _log.debug(
-                        "%s %s -> %d (%.1f ms)",
-                        method,
-                        url.path,
-                        status,
-                        (time.perf_counter() - started) * 1000,
-                    )
-                return status, payload
-
-            error = error_from_response(
-                status, payload, method=method, path=url.path, retry_after=retry_after
-            )
-            if (
-                authenticated
-                and not replayed
-                and isinstance(error, InvalidTokenError)
-                and self._tokens.renewable
-            ):
-                # Rejected before it was processed: safe to send again, creates included.
-                self._tokens.invalidate(token)
-                replayed = True
-                stats.token_replays += 1
+                attempt = attempt.retried(outcome)
+                self.stats.retries += 1
+                await self._retry_wait(delay, method, url, nature)
+            elif action is Action.REPLAY:
+                self._tokens.invalidate(sent.token)
+                attempt = attempt.replaying()
+                self.stats.token_replays += 1
                 _log.info(
                     "%s %s: token rejected; renewing it and sending once more", method, url.path
                 )
-                continue
-            if maybe_done and error.message in settle:
+            elif action is Action.SETTLE:
+                assert isinstance(outcome, Answer)  # only an answer can say "already done"
                 _log.warning(
-                    "%s %s: %d after a lost answer; the earlier attempt took effect (%s)",
+                    "%s %s: %s after a lost answer; the earlier attempt took effect",
                     method,
                     url.path,
-                    status,
-                    error.message,
+                    sent.reason,
                 )
-                return status, b""
-            if create and status in _MAYBE_PROCESSED:
-                raise self._outcome_unknown(
-                    method,
-                    url,
-                    f"the answer was {status} {error.message}, which does not say "
-                    "whether the entity was created",
-                ) from error
-            if status in policy.statuses and not create and attempt < attempts:
-                if retry_after is not None and retry_after > policy.retry_after_cap:
-                    _log.warning(
-                        "%s %s -> %d; Retry-After %.0f s exceeds the cap of %.0f s",
-                        method,
-                        url.path,
-                        status,
-                        retry_after,
-                        policy.retry_after_cap,
-                    )
-                    raise error
-                delay = retry_after if retry_after is not None else policy.backoff(attempt)
-                _log.warning(
-                    "%s %s -> %d; retry %d of %d in %.2f s",
-                    method,
-                    url.path,
-                    status,
-                    attempt,
-                    attempts - 1,
-                    delay,
+                return outcome.status, b""
+            else:
+                raise self._final_error(decision, sent, method, url) from sent.cause
+
+    async def _retry_wait(self, delay: float, method: str, url: URL, nature: Nature) -> None:
+        """Sleep before a retry; :meth:`close` cuts the wait short with ClientClosedError.
+
+        close() wakes the call by cancelling it; only that cancellation, and only if nobody else
+        cancelled the call too, is taken back and turned into the error.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if task in self._woken:
+                self._woken.discard(task)
+                if task.uncancel() == 0:
+                    raise self._closed_error(method, url, nature) from None
+            raise
+        finally:
+            self._waiting.discard(task)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        content_type: str | None,
+        customer: str | None,
+        authenticated: bool,
+        nature: Nature,
+    ) -> tuple[int, bytes] | _Failed:
+        """One counted, paced HTTP request: its 2xx status and body, or what went wrong."""
+        stats = self.stats
+        headers = {API_KEY_HEADER: self._api_key}
+        token = ""
+        if authenticated:
+            token = self._tokens.current() or await self._tokens.get()
+            headers["Authorization"] = "Bearer " + token
+            stats.requests += 1
+        else:
+            stats.token_requests += 1
+        if customer is not None:
+            headers[CUSTOMER_HEADER] = customer
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        if self._closed:
+            raise self._closed_error(method, url, nature)
+        debug = _log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        try:
+            response = await session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=self.config.timeout,
+                allow_redirects=False,
+                raise_for_status=False,
+                middlewares=self._guarded,
+            )
+            try:
+                status = response.status
+                payload = await response.read()
+                retry_after = (
+                    _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
                 )
-                maybe_done = maybe_done or status in _MAYBE_PROCESSED
-                attempt += 1
-                stats.retries += 1
-                await asyncio.sleep(delay)
-                continue
-            _log.debug("%s %s -> %d %s", method, url.path, status, type(error).__name__)
-            raise error
+            finally:
+                response.release()
+        except Exception as exc:  # CancelledError is a BaseException: it passes untouched
+            _scrub(exc)
+            if self._closed:
+                raise self._closed_error(method, url, nature) from exc
+            failure = _failure(exc)
+            if failure is None:
+                raise
+            return _Failed(failure[0], failure[1], exc, token)
+        if status < 300:
+            if debug:
+                elapsed = (time.perf_counter() - started) * 1000
+                _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
+            return status, payload
+        error = error_from_response(
+            status, payload, method=method, path=url.path, retry_after=retry_after
+        )
+        answer = Answer(status, error.message, retry_after, isinstance(error, InvalidTokenError))
+        return _Failed(answer, f"{status} {error.message}", error, token)
+
+    def _final_error(
+        self, decision: Decision, sent: _Failed, method: str, url: URL
+    ) -> FlinkeyError:
+        """The error a request ends with (logged, and counted when the outcome is unknown)."""
+        outcome = sent.outcome
+        if decision.action is Action.UNKNOWN:
+            if isinstance(outcome, Failure):
+                why = f"{sent.reason}; the entity may or may not have been created"
+            else:
+                why = f"the answer was {sent.reason}, which does not say whether it was created"
+            return self._outcome_unknown(method, url, why)
+        if isinstance(outcome, Failure):
+            return _ERRORS[outcome](sent.reason, method=method, path=url.path)
+        assert isinstance(sent.cause, FlinkeyError)
+        if decision.beyond_cap:
+            _log.warning(
+                "%s %s -> %d; Retry-After %.0f s exceeds the cap of %.0f s",
+                method,
+                url.path,
+                outcome.status,
+                outcome.retry_after,
+                self.config.retry.retry_after_cap,
+            )
+        else:
+            _log.debug("%s %s -> %s (%s)", method, url.path, sent.reason, type(sent.cause).__name__)
+        return sent.cause
+
+    @staticmethod
+    def _closed_error(method: str, url: URL, nature: Nature) -> ClientClosedError:
+        note = "; the entity may or may not have been created" if nature is Nature.CREATE else ""
+        return ClientClosedError(
+            f"the FlinkeyClient was closed during the call ({method} {url.path}){note}"
+        )
 
     def _outcome_unknown(self, method: str, url: URL, reason: str) -> OutcomeUnknownError:
         """The error for a create that may have taken effect (counted, logged, never resent)."""
@@ -710,7 +679,7 @@ class Transport:
 
 
 def _guard_chain(session: aiohttp.ClientSession) -> tuple[aiohttp.ClientMiddlewareType, ...]:
-    """The per-request middlewares for requests that change something.
+    """The per-request middlewares of every request.
 
     A per-request ``middlewares=`` replaces the session's, so the session's own are kept, between
     two guards: the inner one converts the failure before any of the caller's middlewares sees
@@ -720,15 +689,3 @@ def _guard_chain(session: aiohttp.ClientSession) -> tuple[aiohttp.ClientMiddlewa
     if not own:
         return (_no_silent_replay,)
     return (_no_silent_replay, *own, _no_silent_replay)
-
-
-def _base_url(value: str | URL) -> URL:
-    try:
-        url = URL(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("base_url", "not a URL") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValidationError("base_url", "must be an absolute http(s) URL")
-    if url.query_string or url.fragment:
-        raise ValidationError("base_url", "must not have a query or fragment")
-    return url.with_path(url.path.rstrip("/"))

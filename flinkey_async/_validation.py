@@ -8,6 +8,7 @@ int32 database ids). Checking them here turns a round trip and a vague error int
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_car_name",
     "check_group_name",
     "check_id",
+    "check_no_controls",
     "check_optional_text",
     "format_search_date",
 ]
@@ -36,6 +38,25 @@ def check_id(field: str, value: Any) -> int:
     if not 0 < value <= INT32_MAX:
         raise ValidationError(field, f"must be a positive int32 id, got {value}")
     return int(value)
+
+
+def check_no_controls(field: str, value: str) -> str:
+    """A credential or header value without control characters (C0, DEL, C1).
+
+    A key read from a file with a CRLF ending would otherwise fail deep inside aiohttp on the
+    first request, or split a header. The error names the setting and the offending code point,
+    never the value: it is a secret.
+    """
+    if value.isprintable():  # the common case, one C-level pass: no control character at all
+        return value
+    for char in value:
+        if unicodedata.category(char) == "Cc":
+            raise ValidationError(
+                field,
+                f"must not contain control characters, found U+{ord(char):04X} "
+                "(a value read from a file may end in a line break)",
+            )
+    return value
 
 
 def _check_text(field: str, value: Any) -> str:

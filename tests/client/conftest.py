@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiointercept import aiointercept
 
-from flinkey_async import FlinkeyClient, RetryPolicy
+from flinkey_async import FlinkeyClient, RateLimiter, RetryPolicy
 
 from .fake_secrets import API_KEY, PASSWORD, TOKEN_PREFIX, USERNAME
 from .fakeapi import FakeAPI
@@ -92,3 +94,31 @@ def client_for(fake: FakeAPI, **options: Any) -> FlinkeyClient:
     }
     settings.update(options)
     return FlinkeyClient(**settings)
+
+
+class Pacing:
+    """The slots a client's rate limiter hands out, read from the limiter, not from a clock.
+
+    Each slot is recorded when it is reserved: the limiter's own schedule, so the spacing check
+    does not depend on how late a loaded machine wakes the sleepers.
+    """
+
+    def __init__(self) -> None:
+        self.slots: list[float] = []
+
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in itertools.pairwise(sorted(self.slots))]
+
+
+@pytest.fixture
+def pacing(monkeypatch: pytest.MonkeyPatch) -> Pacing:
+    recorded = Pacing()
+    acquire = RateLimiter.acquire
+
+    async def recording(self: RateLimiter) -> None:
+        # acquire() reserves max(now, next) before its first await; nothing runs in between.
+        recorded.slots.append(max(self._next, time.monotonic()))
+        await acquire(self)
+
+    monkeypatch.setattr(RateLimiter, "acquire", recording)
+    return recorded

@@ -44,8 +44,16 @@ def token_401() -> Scripted:
 class FakeAPI:
     """``async with FakeAPI() as api:`` then ``FlinkeyClient(base_url=api.base_url, ...)``."""
 
-    def __init__(self, *, token_ttl: float | str = "3600", token_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        token_ttl: float | str = "3600",
+        token_delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token_ttl = token_ttl
+        self.clock = clock
+        """What token lifetimes are measured on (a test shares a fake one with the client)."""
         self.token_delay = token_delay
         self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self.token_requests = 0
@@ -141,7 +149,7 @@ class FakeAPI:
             auth = request.headers.get("Authorization", "")
             token = auth.removeprefix("Bearer ")
             expiry = self.tokens.get(token)
-            if not auth.startswith("Bearer ") or expiry is None or time.monotonic() >= expiry:
+            if not auth.startswith("Bearer ") or expiry is None or self.clock() >= expiry:
                 self.rejected += 1
                 return web.json_response(
                     {"statusCode": 401, "message": messages.INVALID_TOKEN}, status=401
@@ -183,7 +191,7 @@ class FakeAPI:
                 status=400,
             )
         token = f"{TOKEN_PREFIX}{next(self._token_ids)}"
-        self.tokens[token] = time.monotonic() + float(self.token_ttl)
+        self.tokens[token] = self.clock() + float(self.token_ttl)
         return web.json_response(
             {"token_type": "Bearer", "expires_in": self.token_ttl, "access_token": token}
         )

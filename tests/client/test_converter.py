@@ -175,7 +175,7 @@ def test_import_leaves_the_bulk_helpers_and_odata_unloaded() -> None:
         "assert 'flinkey_async.odata' not in sys.modules\n"
         "assert 'flinkey_async._fleet' not in sys.modules\n"
         "from flinkey_async import FleetSnapshot\n"
-        "assert FleetSnapshot.__module__ == 'flinkey_async._fleet'\n"
+        "assert FleetSnapshot is sys.modules['flinkey_async._fleet'].FleetSnapshot\n"
         "assert 'FleetSnapshot' in dir(flinkey_async)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -67,6 +67,7 @@ async def test_no_secret_in_any_output() -> None:
             _texts(client)
             _texts(client._transport)
             _texts(client._transport.tokens)
+            _texts(client.config)
             _texts(client.cars)
             _texts(client.stats)
             await client.cars.get(1)

@@ -116,3 +116,36 @@ def test_constructor_arguments_are_checked() -> None:
         with pytest.raises(ValidationError) as caught:
             FlinkeyClient(api_key=API_KEY, token="TOK-s3cr3t-x", **options)
         assert caught.value.field == field
+
+
+CONTROLS = ["\r\n", "\n", "\r", "\x00", "\x1b", "\x7f", "\t", "\x85"]
+"""Line breaks (a key read from a CRLF file), other C0 characters, DEL and a C1 character."""
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[f"U+{ord(c[0]):04X}" for c in CONTROLS])
+@pytest.mark.parametrize("field", ["api_key", "username", "password", "token"])
+def test_control_characters_in_credentials_are_refused(field: str, control: str) -> None:
+    from .fake_secrets import API_KEY, PASSWORD, STATIC_TOKEN, USERNAME
+
+    settings: dict[str, Any] = {"api_key": API_KEY, "customer_id": 42}
+    if field == "token":
+        settings["token"] = STATIC_TOKEN
+    else:
+        settings.update(username=USERNAME, password=PASSWORD)
+    secret = settings[field]
+    for bad in (secret + control, control + secret, secret[:4] + control + secret[4:]):
+        settings[field] = bad
+        with pytest.raises(ValidationError) as caught:
+            FlinkeyClient(**settings)
+        assert caught.value.field == field
+        assert f"U+{ord(control[0]):04X}" in str(caught.value)
+        for text in (str(caught.value), repr(caught.value), caught.value.message):
+            assert secret[4:] not in text
+            assert bad not in text
+
+
+def test_printable_credentials_are_kept_as_given() -> None:
+    client = FlinkeyClient(
+        api_key="K\u00e9y with space", username="m\u00fc@x", password="p\u00e4ss word"
+    )
+    assert client._transport.tokens.renewable
