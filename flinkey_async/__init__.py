@@ -13,7 +13,7 @@ import importlib
 import typing
 from typing import TYPE_CHECKING, Any
 
-from ._cars import CarsResource
+from ._cars import UNCHANGED, CarsResource, Unchanged
 from ._client import FlinkeyClient
 from ._config import DEFAULT_TIMEOUT, PRODUCTION_URL, TEST_URL, ClientConfig, RetryPolicy
 from ._customers import CustomersResource
@@ -116,6 +116,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "PRODUCTION_URL",
     "TEST_URL",
+    "UNCHANGED",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
@@ -160,6 +161,7 @@ __all__ = [
     "Service",
     "Token",
     "TransportError",
+    "Unchanged",
     "UnknownFieldError",
     "UnsupportedMediaTypeError",
     "UnsupportedODataError",
