@@ -425,3 +425,23 @@ async def _until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5):
         while not condition():  # noqa: ASYNC110 - the sandbox offers no event to wait on
             await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /v3/cars\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /v3/cars HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n",
+        b"GET /v3/" + b"9" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["nul-in-url", "cr-in-header", "url-too-long"],
+)
+async def test_a_request_that_is_not_http_is_a_400_and_a_debug_line(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, request_bytes: bytes
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    received, _ = await raw_exchange(sandbox, request_bytes)
+    assert received.split(b" ", 2)[1] == b"400"
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert server
+    assert all(r.levelno == logging.DEBUG and r.exc_info is None for r in server)
