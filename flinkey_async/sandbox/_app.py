@@ -714,7 +714,7 @@ class _SandboxApp:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
         if not self.state.has_products(car_id):
             raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
-        row = unstructure(self.state.location(cid, car_id, at))
+        row = self.state.location_wire(cid, car_id, at)
         # The car exists and has products: neither documented 404 text would be true here.
         return _odata_entity(query, row, SandboxMessages.LOCATION_FILTERED)
 
