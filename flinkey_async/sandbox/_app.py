@@ -70,7 +70,8 @@ Handler = Callable[[web.Request, int], Awaitable[web.Response]]
 _JSON: Final = "application/json; charset=utf-8"
 _TEXT: Final = "text/plain; charset=utf-8"
 _PROBLEM: Final = "application/problem+json; charset=utf-8"
-_SEARCH_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+# ASCII digits only: Python's \d (and so strptime) also takes full-width or Arabic-Indic digits.
+_SEARCH_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _PARAM: Final = re.compile(r"\{(\w+)\}")
 _INT32: Final = re.compile(r"[\t\n\v\f\r ]*([+-]?)0*([0-9]+)[\t\n\v\f\r ]*")
 _INT32_MIN: Final = -(2**31)

@@ -324,6 +324,8 @@ async def test_location_at_a_date_is_the_nearest_recording(
         "2025-02-30T10:00:00Z",
         "2025-01-01T25:00:00Z",
         "yesterday",
+        "２０２５-01-01T13:30:00Z",  # full-width digits
+        "٢٠٢٥-01-01T13:30:00Z",  # Arabic-Indic digits
     ],
 )
 async def test_location_search_date_format(api: Api, world: World, search: str) -> None:
