@@ -43,7 +43,6 @@ import attrs
 from aiohttp import web
 
 from .. import _messages as messages
-from .._converter import unstructure
 from .._exceptions import ODataError
 from .._json import dumps
 from .._models import Car, Location, Product, Service, wire_name
@@ -606,7 +605,7 @@ class _SandboxApp:
         )
 
     async def customers(self, request: web.Request, _: int) -> web.Response:
-        return _json(200, unstructure(self.state.customers))
+        return _json(200, self.state.customers_wire())
 
     # -- products --------------------------------------------------------------------------
 

@@ -157,6 +157,7 @@ class SandboxState:
 
     def __init__(self, *, history_source: HistorySource | None = None) -> None:
         self._customers: dict[int, Customer] = {}
+        self._customers_wire: list[dict[str, Any]] | None = None
         self._next_customer_id = 1001
         self._cars: _Table[Car] = _Table("car", 10_001)
         self._products: _Table[Product] = _Table("product", 50_001)
@@ -181,12 +182,19 @@ class SandboxState:
         customer = Customer(id=self._next_customer_id, name=name)
         self._next_customer_id += 1
         self._customers[customer.id] = customer
+        self._customers_wire = None
         return customer
 
     @property
     def customers(self) -> list[Customer]:
         """All customers, in id order."""
         return list(self._customers.values())
+
+    def customers_wire(self) -> list[dict[str, Any]]:
+        """The customers' JSON form (what ``GET /customers`` answers), made once."""
+        if self._customers_wire is None:
+            self._customers_wire = [unstructure(customer) for customer in self._customers.values()]
+        return self._customers_wire
 
     @property
     def customer_ids(self) -> list[int]:
