@@ -51,7 +51,7 @@ def _finite(text: str) -> float:
 
 def _integer(text: str) -> int | float:
     """An integer literal as orjson reads it: beyond 64 bits, a float (or out of range)."""
-    if len(text) <= 20:  # at most 20 digits and a sign: int() is cheap and within its limits
+    if len(text) <= 20:  # 20 characters at most: int() is cheap and far within its limits
         value = int(text)
         if _INT64_MIN <= value <= _UINT64_MAX:
             return value
