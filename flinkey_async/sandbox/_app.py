@@ -309,7 +309,7 @@ def _parse_search_date(text: str) -> datetime:
 
 _EMPTY_QUERY: Final = Query()
 _UNREADABLE: Final = "the query cannot be read or evaluated"
-_EVALUATION_ERRORS: Final = (ODataError, ValueError, ArithmeticError, RecursionError)
+_LIMITS: Final = (ValueError, ArithmeticError, RecursionError)
 
 
 @attrs.frozen
@@ -348,17 +348,29 @@ def _odata_query(request: web.Request, entity: _Entity) -> Query | None:
         check_types(query, entity.schema)
     except ODataError as exc:
         raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
-    except (ValueError, ArithmeticError, RecursionError):
-        # Whatever else the parser lets escape (a 5,000-digit number, say) is still a query
-        # that cannot be read: a 400, never a 500.
-        raise _fail(400, SandboxMessages.ODATA.format(problem=_UNREADABLE)) from None
+    except Exception as exc:
+        # Whatever else escapes the parser (a 5,000-digit number, say) is still a query that
+        # cannot be read: a 400, never a 500.
+        raise _unreadable(exc) from None
     return None if query == _EMPTY_QUERY else query
+
+
+def _unreadable(exc: Exception) -> _Reply:
+    """The 400 for a query the OData package failed on without its own error.
+
+    Limits (a number too long to convert, nesting too deep) are expected; anything else is a
+    defect of the parser or evaluator, answered the same way but logged with its traceback.
+    """
+    if not isinstance(exc, _LIMITS):
+        logger.warning("the OData package failed on a query, answering 400", exc_info=exc)
+    return _fail(400, SandboxMessages.ODATA.format(problem=_UNREADABLE))
 
 
 def _evaluation_failed(exc: Exception) -> _Reply:
     """A 400 for a type error met on a row: it names types, never the row's values."""
-    problem = public_problem(exc) if isinstance(exc, ODataError) else _UNREADABLE
-    return _fail(400, SandboxMessages.ODATA.format(problem=problem))
+    if not isinstance(exc, ODataError):
+        return _unreadable(exc)
+    return _fail(400, SandboxMessages.ODATA.format(problem=public_problem(exc)))
 
 
 def _odata_list(query: Query | None, rows: list[dict[str, Any]]) -> web.Response:
@@ -370,9 +382,10 @@ def _odata_list(query: Query | None, rows: list[dict[str, Any]]) -> web.Response
     if query is None:
         return _json(200, rows)
     try:
-        return _json(200, apply_query(query, rows))
-    except _EVALUATION_ERRORS as exc:
+        shaped = apply_query(query, rows)
+    except Exception as exc:
         raise _evaluation_failed(exc) from None
+    return _json(200, shaped)
 
 
 def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> web.Response:
@@ -385,7 +398,7 @@ def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> w
         return _json(200, row)
     try:
         shaped = apply_to_entity(query, row)
-    except _EVALUATION_ERRORS as exc:
+    except Exception as exc:
         raise _evaluation_failed(exc) from None
     if shaped is None:
         raise _fail(404, not_found)

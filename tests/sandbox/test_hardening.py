@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from flinkey_async import _messages as m
-from flinkey_async.sandbox import Sandbox, SandboxMessages, _body
+from flinkey_async.sandbox import Sandbox, SandboxMessages, _app, _body
 from flinkey_async.sandbox._app import parse_int32
 
 from .rawhttp import Api, Reply, http_request, parse_reply, raw_exchange
@@ -116,11 +116,33 @@ async def test_token_form_with_a_utf8_charset_still_works(sandbox: Sandbox) -> N
     ],
     ids=["top", "skip", "filter-int", "filter-deep"],
 )
-async def test_odata_that_does_not_parse_is_a_400(api: Api, query: dict[str, str]) -> None:
+async def test_odata_that_does_not_parse_is_a_400(
+    api: Api, query: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     for path in ("/cars", f"/cars/{api.sandbox.state.cars(api.sandbox.customer_id)[0].id}"):
         reply = await api.get(path, params=query)
         assert reply.status == 400, reply.text[:200]
         assert reply.text.startswith("Invalid OData query: ")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # a limit, not a bug
+
+
+@pytest.mark.parametrize("stage", ["parse_query", "apply_query", "apply_to_entity"])
+async def test_a_defect_of_the_odata_package_is_a_400_and_a_warning(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stage: str
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a parser bug")
+
+    monkeypatch.setattr(_app, stage, broken)
+    car = api.sandbox.state.cars(api.sandbox.customer_id)[0].id
+    path = f"/cars/{car}" if stage == "apply_to_entity" else "/cars"
+    reply = await api.get(path, params={"$filter": "id gt 1"})
+    assert (reply.status, reply.text) == (
+        400, "Invalid OData query: the query cannot be read or evaluated",
+    )  # fmt: skip
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in warnings] == ["flinkey_async.sandbox"]
+    assert warnings[0].exc_info is not None
 
 
 # -- ASP.NET integer binding ---------------------------------------------------------------------
