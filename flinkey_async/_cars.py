@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import builtins
+import enum
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Never
 
+from . import _api
 from . import _messages as messages
 from ._bulk_reads import BulkReads
 from ._exceptions import FlinkeyError, OutcomeUnknownError, ValidationError
-from ._models import Car, CreatedId, Location, Product
+from ._models import Car, Location, Product
 from ._transport import Transport
 from ._validation import (
     check_car_name,
@@ -22,21 +24,27 @@ from ._validation import (
 if TYPE_CHECKING:
     from .odata import Query
 
-__all__ = ["PATCHABLE_CAR_FIELDS", "CarsResource"]
+__all__ = ["PATCHABLE_CAR_FIELDS", "UNCHANGED", "CarsResource", "Unchanged"]
 
 _log = logging.getLogger(__name__)
 
-PATCHABLE_CAR_FIELDS: dict[str, str] = {
-    "name": "/name",
-    "description": "/description",
-    "vin": "/vin",
-    "license_plate": "/licensePlate",
-    "brand": "/brand",
-    "model": "/model",
-}
+PATCHABLE_CAR_FIELDS: Final = {field.attribute: field.pointer for field in _api.CAR_FIELDS}
 """The attributes ``PATCH /cars/{carId}`` may change, and their JSON-Patch paths."""
 
 _DELETED = frozenset({messages.CAR_NOT_ASSIGNED})
+
+
+class Unchanged(enum.Enum):
+    """The type of :data:`UNCHANGED`, the default of :meth:`CarsResource.update`'s fields."""
+
+    UNCHANGED = "UNCHANGED"
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Final = Unchanged.UNCHANGED
+"""Leave the field as it is (``None`` removes it)."""
 
 
 class CarsResource(BulkReads[Car]):
@@ -46,7 +54,7 @@ class CarsResource(BulkReads[Car]):
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
-        self._url = transport.url("cars")
+        self._url = transport.url(*_api.CARS.path())
 
     def __repr__(self) -> str:
         return f"CarsResource({self._t!r})"
@@ -56,15 +64,16 @@ class CarsResource(BulkReads[Car]):
     ) -> builtins.list[Car]:
         """``GET /cars``: the customer's cars (all of them, or what the query selects)."""
         t = self._t
-        return await t.get_list(t.with_query(self._url, query), Car, t.customer(customer_id))
+        url = t.with_query(self._url, query)
+        return await t.get_list(url, _api.CARS.model, t.customer(customer_id))
 
     async def get(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Car:
         """``GET /cars/{carId}``."""
         t = self._t
-        url = t.with_query(t.url("cars", check_id("car_id", car_id)), query)
-        return await t.get_one(url, Car, t.customer(customer_id))
+        url = t.with_query(t.url(*_api.CAR.path(check_id("car_id", car_id))), query)
+        return await t.get_one(url, _api.CAR.model, t.customer(customer_id))
 
     async def create(
         self,
@@ -89,35 +98,40 @@ class CarsResource(BulkReads[Car]):
         failure, and a single new car with this VIN and name is taken as the one created (its id
         is returned, with a warning in the log).
         """
+        given = {
+            "license_plate": license_plate,
+            "vin": vin,
+            "description": description,
+            "brand": brand,
+            "model": model,
+        }
         body: dict[str, Any] = {"name": check_car_name(name)}
-        for field, wire, value in (
-            ("license_plate", "licensePlate", license_plate),
-            ("vin", "vin", vin),
-            ("description", "description", description),
-            ("brand", "brand", brand),
-            ("model", "model", model),
-        ):
-            if check_optional_text(field, value) is not None:
-                body[wire] = value
+        for field in _api.CAR_FIELDS:
+            if field.nullable:
+                value = given[field.attribute]
+                if check_optional_text(field.attribute, value) is not None:
+                    body[field.wire] = value
         if settle and vin is None:
             raise ValidationError("settle", "a car is settled by its VIN: pass vin=, or no settle")
         t = self._t
         customer = t.customer(customer_id)
         before = None if vin is None or not settle else await self._with_vin(vin, customer)
         try:
-            payload = await t.send("PUT", self._url, customer=customer, json=body, create=True)
+            payload = await t.send(
+                _api.CREATE_CAR.method, self._url, customer=customer, json=body, create=True
+            )
         except OutcomeUnknownError as exc:
             if before is None or vin is None:
                 raise
             return await self._settle(exc, name, vin, before, customer)
-        return t.decode(payload, CreatedId, "PUT", self._url).id
+        return t.decode(payload, _api.CREATE_CAR.model, _api.CREATE_CAR.method, self._url).id
 
     async def _with_vin(self, vin: str, customer: str) -> builtins.list[Car]:
         from .odata import Query, fields  # loaded only for a create that is to be settled
 
         t = self._t
         url = t.with_query(self._url, Query().filter(fields(Car).vin == vin))
-        return await t.get_list(url, Car, customer)
+        return await t.get_list(url, _api.CARS.model, customer)
 
     async def _settle(
         self,
@@ -147,58 +161,83 @@ class CarsResource(BulkReads[Car]):
         return new[0].id
 
     async def update(
-        self, car_id: int, *, customer_id: int | None = None, **changes: str | None
+        self,
+        car_id: int,
+        *,
+        name: str | Unchanged = UNCHANGED,
+        description: str | Unchanged | None = UNCHANGED,
+        vin: str | Unchanged | None = UNCHANGED,
+        license_plate: str | Unchanged | None = UNCHANGED,
+        brand: str | Unchanged | None = UNCHANGED,
+        model: str | Unchanged | None = UNCHANGED,
+        customer_id: int | None = None,
+        **unknown: Never,
     ) -> None:
         """``PATCH /cars/{carId}``: change some fields of a car.
 
-        Each keyword (``name``, ``description``, ``vin``, ``license_plate``, ``brand``,
-        ``model``) becomes one JSON-Patch operation: ``replace`` with a value, ``remove`` for
-        ``None``. The name cannot be removed or blanked.
+        Each field given becomes one JSON-Patch operation: ``replace`` with a value, ``remove``
+        for ``None``; the others stay as they are. The name cannot be removed or blanked. Any
+        other keyword is refused with a :class:`~flinkey_async.ValidationError` naming it.
         """
         check_id("car_id", car_id)
-        if not changes:
-            raise ValidationError("changes", "nothing to update: pass at least one field")
+        for field in unknown:
+            allowed = ", ".join(PATCHABLE_CAR_FIELDS)
+            raise ValidationError(field, f"a car update cannot change it (allowed: {allowed})")
+        given: dict[str, str | Unchanged | None] = {
+            "name": name,
+            "description": description,
+            "vin": vin,
+            "license_plate": license_plate,
+            "brand": brand,
+            "model": model,
+        }
         operations: builtins.list[dict[str, Any]] = []
-        for field, value in changes.items():
-            path = PATCHABLE_CAR_FIELDS.get(field)
-            if path is None:
-                allowed = ", ".join(PATCHABLE_CAR_FIELDS)
-                raise ValidationError(field, f"a car update cannot change it (allowed: {allowed})")
-            if field == "name":
+        for patchable in _api.CAR_FIELDS:
+            value = given[patchable.attribute]
+            if value is UNCHANGED:
+                continue
+            if not patchable.nullable:
                 if value is None:
-                    raise ValidationError("name", "a car's name cannot be removed")
+                    raise ValidationError(patchable.attribute, "a car's name cannot be removed")
                 check_car_name(value)
             if value is None:
-                operations.append({"op": "remove", "path": path})
+                operations.append({"op": "remove", "path": patchable.pointer})
             else:
-                check_optional_text(field, value)
-                operations.append({"op": "replace", "path": path, "value": value})
+                check_optional_text(patchable.attribute, value)
+                operations.append({"op": "replace", "path": patchable.pointer, "value": value})
+        if not operations:
+            raise ValidationError("changes", "nothing to update: pass at least one field")
         t = self._t
         await t.send(
-            "PATCH", t.url("cars", car_id), customer=t.customer(customer_id), json=operations
+            _api.UPDATE_CAR.method,
+            t.url(*_api.UPDATE_CAR.path(car_id)),
+            customer=t.customer(customer_id),
+            json=operations,
         )
 
     async def delete(self, car_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /cars/{carId}``."""
         t = self._t
-        url = t.url("cars", check_id("car_id", car_id))
-        await t.send("DELETE", url, customer=t.customer(customer_id), settle=_DELETED)
+        url = t.url(*_api.DELETE_CAR.path(check_id("car_id", car_id)))
+        await t.send(_api.DELETE_CAR.method, url, customer=t.customer(customer_id), settle=_DELETED)
 
     async def products(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> builtins.list[Product]:
         """``GET /cars/{carId}/products``: the (at most two) products installed in a car."""
         t = self._t
-        url = t.url("cars", check_id("car_id", car_id), "products")
-        return await t.get_list(t.with_query(url, query), Product, t.customer(customer_id))
+        url = t.url(*_api.PRODUCTS_OF_CAR.path(check_id("car_id", car_id)))
+        model = _api.PRODUCTS_OF_CAR.model
+        return await t.get_list(t.with_query(url, query), model, t.customer(customer_id))
 
     async def location(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Location:
         """``GET /cars/{carId}/location``: the last position recorded by the car's flinkey IQ."""
         t = self._t
-        url = t.url("cars", check_id("car_id", car_id), "location")
-        return await t.get_one(t.with_query(url, query), Location, t.customer(customer_id))
+        url = t.url(*_api.LOCATION.path(check_id("car_id", car_id)))
+        model = _api.LOCATION.model
+        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
 
     async def location_at(
         self,
@@ -213,5 +252,6 @@ class CarsResource(BulkReads[Car]):
         ``when`` must be timezone-aware; it is sent in UTC as ``yyyy-MM-ddTHH:mm:ssZ``.
         """
         t = self._t
-        url = t.url("cars", check_id("car_id", car_id), "location", format_search_date(when))
-        return await t.get_one(t.with_query(url, query), Location, t.customer(customer_id))
+        url = t.url(*_api.LOCATION_AT.path(check_id("car_id", car_id), format_search_date(when)))
+        model = _api.LOCATION_AT.model
+        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from . import _api
 from ._models import Customer
 from ._transport import Transport
 
@@ -17,11 +18,11 @@ class CustomersResource:
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
-        self._url = transport.url("customers")
+        self._url = transport.url(*_api.CUSTOMERS.path())
 
     def __repr__(self) -> str:
         return f"CustomersResource({self._t!r})"
 
     async def list(self) -> builtins.list[Customer]:
         """``GET /customers`` (not customer-scoped: no ``Customer-ID`` header is sent)."""
-        return await self._t.get_list(self._url, Customer, None)
+        return await self._t.get_list(self._url, _api.CUSTOMERS.model, None)

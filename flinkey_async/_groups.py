@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import builtins
 import logging
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from . import _api
 from . import _messages as messages
-from ._exceptions import FlinkeyError, OutcomeUnknownError
-from ._models import Car, CreatedId, Group, Product, Service, User
+from ._exceptions import FlinkeyError, OutcomeUnknownError, ValidationError
+from ._models import Car, Group, Product, Service, User
 from ._transport import Transport
 from ._validation import check_group_name, check_id
 
@@ -18,45 +19,31 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# (URL segment, body key) of each member kind, and the answers that mean "already done" when an
-# earlier attempt's answer was lost (see Transport.send).
-_MEMBERS: dict[str, tuple[str, str, frozenset[str], frozenset[str]]] = {
-    "car": (
-        "cars",
-        "carId",
-        frozenset({messages.CAR_ALREADY_IN_GROUP}),
-        frozenset({messages.CAR_NOT_IN_GROUP}),
-    ),
-    "user": (
-        "users",
-        "userId",
-        frozenset({messages.USER_ALREADY_IN_GROUP}),
-        frozenset({messages.USER_NOT_IN_GROUP}),
-    ),
-    "service": (
-        "services",
-        "serviceId",
-        frozenset({messages.SERVICE_ALREADY_IN_GROUP}),
-        frozenset({messages.SERVICE_NOT_IN_GROUP}),
-    ),
-    "product": (
-        "products",
-        "productId",
-        frozenset({messages.PRODUCT_ALREADY_IN_GROUP}),
-        frozenset({messages.PRODUCT_NOT_IN_GROUP}),
-    ),
-}
 _DELETED = frozenset({messages.GROUP_NOT_FOUND})
 
 
+def _kind(segment: str) -> _api.GroupMember[Any]:
+    kind = _api.group_member(segment) if isinstance(segment, str) else None
+    if kind is None:
+        kinds = ", ".join(repr(name) for name in _api.GROUP_MEMBERS)
+        raise ValidationError("kind", f"no member kind {segment!r} (kinds: {kinds})")
+    return kind
+
+
 class GroupsResource:
-    """The sixteen group endpoints (none of them takes OData)."""
+    """The group endpoints (none of them takes OData): four of the group itself and three per
+    member kind of :data:`flinkey_async._api.GROUP_MEMBERS`.
+
+    :meth:`members`, :meth:`add_member` and :meth:`remove_member` serve every member kind by
+    its name in the URL (``"cars"``); ``cars()``, ``add_car()`` and the like are their typed
+    forms for the documented kinds.
+    """
 
     __slots__ = ("_t", "_url")
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
-        self._url = transport.url("groups")
+        self._url = transport.url(*_api.GROUPS.path())
 
     def __repr__(self) -> str:
         return f"GroupsResource({self._t!r})"
@@ -66,34 +53,41 @@ class GroupsResource:
     async def list(self, *, customer_id: int | None = None) -> builtins.list[Group]:
         """``GET /groups``."""
         t = self._t
-        return await t.get_list(self._url, Group, t.customer(customer_id))
+        return await t.get_list(self._url, _api.GROUPS.model, t.customer(customer_id))
+
+    async def members(
+        self, kind: str, group_id: int, *, customer_id: int | None = None
+    ) -> builtins.list[Any]:
+        """``GET /groups/{groupId}/{kind}``: the group's members of one kind (``"cars"``...)."""
+        return await self._members(_kind(kind), group_id, customer_id)
 
     async def cars(self, group_id: int, *, customer_id: int | None = None) -> builtins.list[Car]:
         """``GET /groups/{groupId}/cars``."""
-        return await self._members(group_id, "cars", Car, customer_id)
+        return await self._members(_api.CAR_MEMBERS, group_id, customer_id)
 
     async def users(self, group_id: int, *, customer_id: int | None = None) -> builtins.list[User]:
         """``GET /groups/{groupId}/users``."""
-        return await self._members(group_id, "users", User, customer_id)
+        return await self._members(_api.USER_MEMBERS, group_id, customer_id)
 
     async def services(
         self, group_id: int, *, customer_id: int | None = None
     ) -> builtins.list[Service]:
         """``GET /groups/{groupId}/services``."""
-        return await self._members(group_id, "services", Service, customer_id)
+        return await self._members(_api.SERVICE_MEMBERS, group_id, customer_id)
 
     async def products(
         self, group_id: int, *, customer_id: int | None = None
     ) -> builtins.list[Product]:
         """``GET /groups/{groupId}/products``."""
-        return await self._members(group_id, "products", Product, customer_id)
+        return await self._members(_api.PRODUCT_MEMBERS, group_id, customer_id)
 
     async def _members(
-        self, group_id: int, segment: str, cls: type[T], customer_id: int | None
+        self, kind: _api.GroupMember[T], group_id: int, customer_id: int | None
     ) -> builtins.list[T]:
         t = self._t
-        url = t.url("groups", check_id("group_id", group_id), segment)
-        return await t.get_list(url, cls, t.customer(customer_id))
+        endpoint = kind.endpoints[0]
+        url = t.url(*endpoint.path(check_id("group_id", group_id)))
+        return await t.get_list(url, endpoint.model, t.customer(customer_id))
 
     # -- the group itself ------------------------------------------------------------------------
 
@@ -117,17 +111,21 @@ class GroupsResource:
         before = await self._named(name, customer) if settle else None
         try:
             payload = await t.send(
-                "PUT", self._url, customer=customer, json={"name": name}, create=True
+                _api.CREATE_GROUP.method,
+                self._url,
+                customer=customer,
+                json={"name": name},
+                create=True,
             )
         except OutcomeUnknownError as exc:
             if before is None:
                 raise
             return await self._settle(exc, name, before, customer)
-        return t.decode(payload, CreatedId, "PUT", self._url).id
+        return t.decode(payload, _api.CREATE_GROUP.model, _api.CREATE_GROUP.method, self._url).id
 
     async def _named(self, name: str, customer: str) -> set[int]:
-        return {group.id for group in await self._t.get_list(self._url, Group, customer)
-                if group.name == name}  # fmt: skip
+        groups = await self._t.get_list(self._url, _api.GROUPS.model, customer)
+        return {group.id for group in groups if group.name == name}
 
     async def _settle(
         self, unknown: OutcomeUnknownError, name: str, before: set[int], customer: str
@@ -163,8 +161,8 @@ class GroupsResource:
         name = check_group_name(name)
         t = self._t
         await t.send(
-            "PATCH",
-            t.url("groups", group_id),
+            _api.RENAME_GROUP.method,
+            t.url(*_api.RENAME_GROUP.path(group_id)),
             customer=t.customer(customer_id),
             json=[{"op": "replace", "path": "/name", "value": name}],
         )
@@ -172,72 +170,90 @@ class GroupsResource:
     async def delete(self, group_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /groups/{groupId}`` (the group must have no members left)."""
         t = self._t
-        url = t.url("groups", check_id("group_id", group_id))
-        await t.send("DELETE", url, customer=t.customer(customer_id), settle=_DELETED)
+        url = t.url(*_api.DELETE_GROUP.path(check_id("group_id", group_id)))
+        await t.send(
+            _api.DELETE_GROUP.method, url, customer=t.customer(customer_id), settle=_DELETED
+        )
 
     # -- members ---------------------------------------------------------------------------------
 
-    async def _add(self, kind: str, group_id: int, member_id: int, customer_id: int | None) -> None:
-        segment, key, already, _ = _MEMBERS[kind]
+    async def add_member(
+        self, kind: str, group_id: int, member_id: int, *, customer_id: int | None = None
+    ) -> None:
+        """``PUT /groups/{groupId}/{kind}``: assign a member of one kind (``"cars"``...)."""
+        await self._add(_kind(kind), group_id, member_id, customer_id)
+
+    async def remove_member(
+        self, kind: str, group_id: int, member_id: int, *, customer_id: int | None = None
+    ) -> None:
+        """``DELETE /groups/{groupId}/{kind}/{memberId}``: take a member out of a group."""
+        await self._remove(_kind(kind), group_id, member_id, customer_id)
+
+    async def _add(
+        self, kind: _api.GroupMember[Any], group_id: int, member_id: int, customer_id: int | None
+    ) -> None:
+        endpoint = kind.endpoints[1]
         t = self._t
-        url = t.url("groups", check_id("group_id", group_id), segment)
-        member = check_id(f"{kind}_id", member_id)
+        url = t.url(*endpoint.path(check_id("group_id", group_id)))
+        body = {kind.id_parameter: check_id(kind.argument, member_id)}
+        # An earlier attempt whose answer was lost may have done it already (see Transport.send).
+        already = frozenset({kind.already})
         await t.send(
-            "PUT", url, customer=t.customer(customer_id), json={key: member}, settle=already
+            endpoint.method, url, customer=t.customer(customer_id), json=body, settle=already
         )
 
     async def _remove(
-        self, kind: str, group_id: int, member_id: int, customer_id: int | None
+        self, kind: _api.GroupMember[Any], group_id: int, member_id: int, customer_id: int | None
     ) -> None:
-        segment, _, _, gone = _MEMBERS[kind]
+        endpoint = kind.endpoints[2]
         t = self._t
-        url = t.url(
-            "groups", check_id("group_id", group_id), segment, check_id(f"{kind}_id", member_id)
-        )
-        await t.send("DELETE", url, customer=t.customer(customer_id), settle=gone)
+        group = check_id("group_id", group_id)
+        url = t.url(*endpoint.path(group, check_id(kind.argument, member_id)))
+        gone = frozenset({kind.not_member})
+        await t.send(endpoint.method, url, customer=t.customer(customer_id), settle=gone)
 
     async def add_car(self, group_id: int, car_id: int, *, customer_id: int | None = None) -> None:
         """``PUT /groups/{groupId}/cars``: assign a car to a group."""
-        await self._add("car", group_id, car_id, customer_id)
+        await self._add(_api.CAR_MEMBERS, group_id, car_id, customer_id)
 
     async def add_user(
         self, group_id: int, user_id: int, *, customer_id: int | None = None
     ) -> None:
         """``PUT /groups/{groupId}/users``: assign a user to a group."""
-        await self._add("user", group_id, user_id, customer_id)
+        await self._add(_api.USER_MEMBERS, group_id, user_id, customer_id)
 
     async def add_service(
         self, group_id: int, service_id: int, *, customer_id: int | None = None
     ) -> None:
         """``PUT /groups/{groupId}/services``: assign a service to a group."""
-        await self._add("service", group_id, service_id, customer_id)
+        await self._add(_api.SERVICE_MEMBERS, group_id, service_id, customer_id)
 
     async def add_product(
         self, group_id: int, product_id: int, *, customer_id: int | None = None
     ) -> None:
         """``PUT /groups/{groupId}/products``: assign a product to a group."""
-        await self._add("product", group_id, product_id, customer_id)
+        await self._add(_api.PRODUCT_MEMBERS, group_id, product_id, customer_id)
 
     async def remove_car(
         self, group_id: int, car_id: int, *, customer_id: int | None = None
     ) -> None:
         """``DELETE /groups/{groupId}/cars/{carId}``."""
-        await self._remove("car", group_id, car_id, customer_id)
+        await self._remove(_api.CAR_MEMBERS, group_id, car_id, customer_id)
 
     async def remove_user(
         self, group_id: int, user_id: int, *, customer_id: int | None = None
     ) -> None:
         """``DELETE /groups/{groupId}/users/{userId}``."""
-        await self._remove("user", group_id, user_id, customer_id)
+        await self._remove(_api.USER_MEMBERS, group_id, user_id, customer_id)
 
     async def remove_service(
         self, group_id: int, service_id: int, *, customer_id: int | None = None
     ) -> None:
         """``DELETE /groups/{groupId}/services/{serviceId}``."""
-        await self._remove("service", group_id, service_id, customer_id)
+        await self._remove(_api.SERVICE_MEMBERS, group_id, service_id, customer_id)
 
     async def remove_product(
         self, group_id: int, product_id: int, *, customer_id: int | None = None
     ) -> None:
         """``DELETE /groups/{groupId}/products/{productId}``."""
-        await self._remove("product", group_id, product_id, customer_id)
+        await self._remove(_api.PRODUCT_MEMBERS, group_id, product_id, customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING
 
+from . import _api
 from ._bulk_reads import BulkReads
 from ._models import Car, Product, Service
 from ._transport import Transport
@@ -23,7 +24,7 @@ class ProductsResource(BulkReads[Product]):
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
-        self._url = transport.url("products")
+        self._url = transport.url(*_api.PRODUCTS.path())
 
     def __repr__(self) -> str:
         return f"ProductsResource({self._t!r})"
@@ -33,28 +34,31 @@ class ProductsResource(BulkReads[Product]):
     ) -> builtins.list[Product]:
         """``GET /products``: every product of the customer."""
         t = self._t
-        return await t.get_list(t.with_query(self._url, query), Product, t.customer(customer_id))
+        url = t.with_query(self._url, query)
+        return await t.get_list(url, _api.PRODUCTS.model, t.customer(customer_id))
 
     async def get(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Product:
         """``GET /products/{productId}``."""
         t = self._t
-        url = t.with_query(t.url("products", check_id("product_id", product_id)), query)
-        return await t.get_one(url, Product, t.customer(customer_id))
+        url = t.with_query(t.url(*_api.PRODUCT.path(check_id("product_id", product_id))), query)
+        return await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
 
     async def service(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Service:
         """``GET /products/{productId}/services``: the service contract of a product."""
         t = self._t
-        url = t.url("products", check_id("product_id", product_id), "services")
-        return await t.get_one(t.with_query(url, query), Service, t.customer(customer_id))
+        url = t.url(*_api.SERVICE_OF_PRODUCT.path(check_id("product_id", product_id)))
+        model = _api.SERVICE_OF_PRODUCT.model
+        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
 
     async def car(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Car:
         """``GET /products/{productId}/cars``: the car a product is installed in."""
         t = self._t
-        url = t.url("products", check_id("product_id", product_id), "cars")
-        return await t.get_one(t.with_query(url, query), Car, t.customer(customer_id))
+        url = t.url(*_api.CAR_OF_PRODUCT.path(check_id("product_id", product_id)))
+        model = _api.CAR_OF_PRODUCT.model
+        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))

@@ -36,13 +36,15 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import attrs
 from aiohttp import web
 
+from .. import _api
 from .. import _messages as messages
+from .._api import Scope
 from .._exceptions import ODataError
 from .._json import dumps
 from .._models import Car, Location, Product, Service, wire_name
@@ -51,8 +53,8 @@ from ._auth import Credentials, TokenAuthority
 from ._body import InvalidJSON, read_json
 from ._faults import PRE_KINDS, Counters, Decision, FaultKind, Faults
 from ._odata import Schema, check_types, public_problem, schema_of
-from ._routes import CUSTOMERS_ENDPOINT, ENDPOINTS, ODATA_ENDPOINTS, TOKEN_ENDPOINT
-from ._state import MemberKind, SandboxState
+from ._routes import ENDPOINTS, ODATA_ENDPOINTS, served
+from ._state import SandboxState
 
 __all__ = [
     "ENDPOINTS",
@@ -63,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger("flinkey_async.sandbox")
 
-Scope = Literal["token", "manager", "customer"]
 Handler = Callable[[web.Request, int], Awaitable[web.Response]]
 
 _JSON: Final = "application/json; charset=utf-8"
@@ -76,20 +77,9 @@ _INT32: Final = re.compile(r"[\t\n\v\f\r ]*([+-]?)0*([0-9]+)[\t\n\v\f\r ]*")
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
 _FORM_CHARSETS: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
-_CAR_FIELDS: Final = {
-    "/description": "description",
-    "/vin": "vin",
-    "/name": "name",
-    "/licensePlate": "license_plate",
-    "/brand": "brand",
-    "/model": "model",
-}
+_CAR_FIELDS: Final = {field.pointer: field.attribute for field in _api.CAR_FIELDS}
 _CAR_OPTIONAL_FIELDS: Final = {
-    "licensePlate": "license_plate",
-    "vin": "vin",
-    "description": "description",
-    "brand": "brand",
-    "model": "model",
+    field.wire: field.attribute for field in _api.CAR_FIELDS if field.nullable
 }
 
 
@@ -407,38 +397,6 @@ def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> w
 
 # -- the application ----------------------------------------------------------------------------
 
-_MEMBERS: Final[dict[MemberKind, tuple[str, str, str, str, str]]] = {
-    # kind: (body field, path parameter, unknown id, already a member, not a member)
-    "cars": (
-        "carId",
-        "carId",
-        messages.CAR_ID_NOT_FOUND,
-        messages.CAR_ALREADY_IN_GROUP,
-        messages.CAR_NOT_IN_GROUP,
-    ),
-    "users": (
-        "userId",
-        "userId",
-        messages.USER_ID_NOT_FOUND,
-        messages.USER_ALREADY_IN_GROUP,
-        messages.USER_NOT_IN_GROUP,
-    ),
-    "services": (
-        "serviceId",
-        "serviceId",
-        messages.SERVICE_ID_NOT_FOUND,
-        messages.SERVICE_ALREADY_IN_GROUP,
-        messages.SERVICE_NOT_IN_GROUP,
-    ),
-    "products": (
-        "productId",
-        "productId",
-        messages.PRODUCT_ID_NOT_FOUND,
-        messages.PRODUCT_ALREADY_IN_GROUP,
-        messages.PRODUCT_NOT_IN_GROUP,
-    ),
-}
-
 
 class _SandboxApp:
     """Holds what the handlers share and builds the aiohttp application."""
@@ -685,7 +643,9 @@ class _SandboxApp:
         if self.state.car(cid, car_id) is None:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
         operations = _patch_operations(
-            body, allowed_ops=("remove", "replace"), allowed_paths=tuple(_CAR_FIELDS)
+            body,
+            allowed_ops=_api.UPDATE_CAR.patch_ops,
+            allowed_paths=_api.UPDATE_CAR.patch_paths,
         )
         changes: dict[str, str | None] = {}
         for _, path, value in operations:
@@ -736,12 +696,12 @@ class _SandboxApp:
     async def list_groups(self, request: web.Request, cid: int) -> web.Response:
         return _json(200, self.state.groups_wire(cid))
 
-    def group_members(self, kind: MemberKind) -> Handler:
+    def group_members(self, kind: _api.GroupMember[Any]) -> Handler:
         async def handler(request: web.Request, cid: int) -> web.Response:
             group_id = _path_id(request, "groupId")
             if self.state.group(cid, group_id) is None:
                 raise _fail(404, messages.GROUP_NOT_FOUND_BY_ID)
-            return _json(200, self.state.members_wire(cid, group_id, kind))
+            return _json(200, self.state.members_wire(cid, group_id, kind.segment))
 
         return handler
 
@@ -761,21 +721,21 @@ class _SandboxApp:
         self.counters.created["group"] += 1
         return _json(201, {"id": group.id})
 
-    def assign_member(self, kind: MemberKind) -> Handler:
-        field, _, unknown, already, _ = _MEMBERS[kind]
+    def assign_member(self, kind: _api.GroupMember[Any]) -> Handler:
+        segment = kind.segment
 
         async def handler(request: web.Request, cid: int) -> web.Response:
             body = await _json_object(request)
             group_id = _path_id(request, "groupId")
             if self.state.group(cid, group_id) is None:
                 raise _fail(404, messages.GROUP_NOT_FOUND)
-            member_id = _member_id(body, field)
-            if member_id is None or self._member(cid, kind, member_id) is None:
-                raise _fail(404, unknown)
-            if self.state.is_member(group_id, kind, member_id):
-                raise _fail(409, already)
-            self.state.add_member(cid, group_id, kind, member_id)
-            self.counters.assigned[kind[:-1]] += 1
+            member_id = _member_id(body, kind.id_parameter)
+            if member_id is None or self.state.member(cid, segment, member_id) is None:
+                raise _fail(404, kind.unknown)
+            if self.state.is_member(group_id, segment, member_id):
+                raise _fail(409, kind.already)
+            self.state.add_member(cid, group_id, segment, member_id)
+            self.counters.assigned[kind.name] += 1
             return _no_content()
 
         return handler
@@ -788,7 +748,11 @@ class _SandboxApp:
             raise _fail(404, messages.GROUP_NOT_FOUND)
         if self.state.group(cid, group_id) is None:
             raise _fail(404, messages.GROUP_NOT_ASSIGNED)
-        operations = _patch_operations(body, allowed_ops=("replace",), allowed_paths=("/name",))
+        operations = _patch_operations(
+            body,
+            allowed_ops=_api.RENAME_GROUP.patch_ops,
+            allowed_paths=_api.RENAME_GROUP.patch_paths,
+        )
         new_name: str | None = None
         for _, _, value in operations:
             if _blank(value):
@@ -813,63 +777,57 @@ class _SandboxApp:
         self.state.delete_group(cid, group_id)
         return _no_content()
 
-    def remove_member(self, kind: MemberKind) -> Handler:
-        _, parameter, unknown, _, not_member = _MEMBERS[kind]
+    def remove_member(self, kind: _api.GroupMember[Any]) -> Handler:
+        segment = kind.segment
 
         async def handler(request: web.Request, cid: int) -> web.Response:
             group_id = _path_id(request, "groupId")
-            member_id = _path_id(request, parameter)
+            member_id = _path_id(request, kind.id_parameter)
             if self.state.group(cid, group_id) is None:
                 raise _fail(404, messages.GROUP_NOT_FOUND)
-            if self._member(cid, kind, member_id) is None:
-                raise _fail(404, unknown)
-            if not self.state.is_member(group_id, kind, member_id):
-                raise _fail(404, not_member)
-            self.state.remove_member(cid, group_id, kind, member_id)
+            if self.state.member(cid, segment, member_id) is None:
+                raise _fail(404, kind.unknown)
+            if not self.state.is_member(group_id, segment, member_id):
+                raise _fail(404, kind.not_member)
+            self.state.remove_member(cid, group_id, segment, member_id)
             return _no_content()
 
         return handler
 
-    def _member(self, cid: int, kind: MemberKind, member_id: int) -> object | None:
-        if kind == "cars":
-            return self.state.car(cid, member_id)
-        if kind == "users":
-            return self.state.user(cid, member_id)
-        if kind == "services":
-            return self.state.service(cid, member_id)
-        return self.state.product(cid, member_id)
-
     # -- wiring ----------------------------------------------------------------------------
 
     def routes(self) -> list[tuple[str, Handler, Scope, bool]]:
-        """(``"METHOD /template"``, handler, scope, has a JSON body) for every endpoint."""
-        table: list[tuple[str, Handler, Scope, bool]] = [
-            (TOKEN_ENDPOINT, self.token, "token", False),
-            (CUSTOMERS_ENDPOINT, self.customers, "manager", False),
-            ("GET /products", self.list_products, "customer", False),
-            ("GET /products/{productId}", self.get_product, "customer", False),
-            ("GET /products/{productId}/services", self.service_of_product, "customer", False),
-            ("GET /products/{productId}/cars", self.car_of_product, "customer", False),
-            ("GET /cars", self.list_cars, "customer", False),
-            ("GET /cars/{carId}", self.get_car, "customer", False),
-            ("PUT /cars", self.create_car, "customer", True),
-            ("PATCH /cars/{carId}", self.update_car, "customer", True),
-            ("DELETE /cars/{carId}", self.delete_car, "customer", False),
-            ("GET /cars/{carId}/products", self.products_of_car, "customer", False),
-            ("GET /cars/{carId}/location", self.location, "customer", False),
-            ("GET /cars/{carId}/location/{searchDate}", self.location_at, "customer", False),
-            ("GET /groups", self.list_groups, "customer", False),
-            ("PUT /groups", self.create_group, "customer", True),
-            ("PATCH /groups/{groupId}", self.update_group, "customer", True),
-            ("DELETE /groups/{groupId}", self.delete_group, "customer", False),
-        ]
-        for kind, (_, parameter, *_rest) in _MEMBERS.items():
-            members = f"/groups/{{groupId}}/{kind}"
-            table += [
-                (f"GET {members}", self.group_members(kind), "customer", False),
-                (f"PUT {members}", self.assign_member(kind), "customer", True),
-                (f"DELETE {members}/{{{parameter}}}", self.remove_member(kind), "customer", False),
-            ]
+        """(``"METHOD /template"``, handler, scope, has a JSON body) for every endpoint of the
+        API table."""
+        handlers: dict[_api.Endpoint[Any], Handler] = {
+            _api.TOKEN: self.token,
+            _api.CUSTOMERS: self.customers,
+            _api.PRODUCTS: self.list_products,
+            _api.PRODUCT: self.get_product,
+            _api.SERVICE_OF_PRODUCT: self.service_of_product,
+            _api.CAR_OF_PRODUCT: self.car_of_product,
+            _api.CARS: self.list_cars,
+            _api.CAR: self.get_car,
+            _api.CREATE_CAR: self.create_car,
+            _api.UPDATE_CAR: self.update_car,
+            _api.DELETE_CAR: self.delete_car,
+            _api.PRODUCTS_OF_CAR: self.products_of_car,
+            _api.LOCATION: self.location,
+            _api.LOCATION_AT: self.location_at,
+            _api.GROUPS: self.list_groups,
+            _api.CREATE_GROUP: self.create_group,
+            _api.RENAME_GROUP: self.update_group,
+            _api.DELETE_GROUP: self.delete_group,
+        }
+        members = {"GET": self.group_members, "PUT": self.assign_member}
+        table = []
+        for endpoint in served():
+            kind = endpoint.member
+            if kind is None:
+                handler = handlers[endpoint]
+            else:
+                handler = members.get(endpoint.method, self.remove_member)(kind)
+            table.append((endpoint.route, handler, endpoint.scope, endpoint.json_body))
         return table
 
 

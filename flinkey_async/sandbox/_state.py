@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime
-from typing import Any, Final, Generic, Literal, Protocol, TypeVar, get_args
+from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
 
 import attrs
 
+from .. import _api
 from .._converter import unstructure
 from .._models import Car, Customer, Group, Location, Product, ProductType, Service, User, UserData
 
@@ -39,10 +40,9 @@ __all__ = [
 
 T = TypeVar("T", Car, Product, Service, Group, User)
 
-MemberKind = Literal["cars", "users", "services", "products"]
-"""The four kinds of group members, named as in the URL (``/groups/{groupId}/cars``)."""
-
-MEMBER_KINDS: Final[tuple[MemberKind, ...]] = get_args(MemberKind)
+MemberKind: TypeAlias = str
+"""A kind of group member, named as in the URL (``/groups/{groupId}/cars``): a key of
+:data:`flinkey_async._api.GROUP_MEMBERS`, read there when a group is made."""
 
 MAX_PRODUCTS_PER_CAR: Final = 2
 
@@ -164,6 +164,9 @@ class SandboxState:
         self._services: _Table[Service] = _Table("service", 80_001)
         self._groups: _Table[Group] = _Table("group", 301)
         self._users: _Table[User] = _Table("user", 2_001)
+        self._by_model: dict[type, _Table[Any]] = {
+            Car: self._cars, Product: self._products, Service: self._services, User: self._users
+        }  # fmt: skip
         self._car_products: dict[int, list[int]] = {}
         self._product_car: dict[int, int] = {}
         self._product_service: dict[int, int] = {}
@@ -458,7 +461,7 @@ class SandboxState:
         if self.group_named(customer_id, name) is not None:
             raise ValueError(f"customer {customer_id} already has a group named {name!r}")
         group = Group(id=self._groups.new_id(), name=name)
-        self._members[group.id] = {kind: {} for kind in MEMBER_KINDS}
+        self._members[group.id] = {kind: {} for kind in _api.GROUP_MEMBERS}
         return self._groups.put(customer_id, group)
 
     def rename_group(self, customer_id: int, group_id: int, name: str) -> Group:
@@ -523,14 +526,13 @@ class SandboxState:
         for members in self._members.values():
             members[kind].pop(member_id, None)
 
+    def member(self, customer_id: int, kind: MemberKind, member_id: int) -> Any:
+        """The customer's entity that would be a member of this kind (None if there is none)."""
+        return self._table(kind).get(customer_id, member_id)
+
     def _table(self, kind: MemberKind) -> _Table[Any]:
-        if kind == "cars":
-            return self._cars
-        if kind == "users":
-            return self._users
-        if kind == "services":
-            return self._services
-        return self._products
+        """The entities a kind's members are, found by the kind's model."""
+        return self._by_model[_api.GROUP_MEMBERS[kind].model]
 
     # -- location history ------------------------------------------------------------------
 
@@ -661,7 +663,7 @@ class SandboxState:
         groups = []
         for group in self._groups.entities(customer_id):
             entry: dict[str, Any] = {"id": group.id, "name": group.name}
-            for kind in MEMBER_KINDS:
+            for kind in self._members[group.id]:
                 entry[kind] = self.member_ids(customer_id, group.id, kind)
             groups.append(entry)
         car_ids = self._cars.ids(customer_id)
