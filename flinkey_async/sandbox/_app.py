@@ -14,7 +14,10 @@ things:
 6. the handler, whose own 400/404/409 answers come from :mod:`flinkey_async._messages`;
 7. after-processing faults (reset after processing, truncated body).
 
-An exception a handler does not expect becomes ``500 Internal server error.`` (plain text).
+Ids in the path and ``Customer-ID`` are bound as ASP.NET binds an ``int`` (:func:`parse_int32`);
+an id that does not bind matches no route. Request bodies are read under one JSON policy
+(:mod:`._body`). An exception a handler does not expect becomes ``500 Internal server error.``
+(plain text); a client that goes away mid-request is a debug line, since nobody can be answered.
 
 Rows are served from the state's cached JSON form; OData options, on the endpoints the pages
 mark, go through :mod:`flinkey_async.odata` (the same parser and evaluator the client uses),
@@ -34,6 +37,7 @@ import struct
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 import attrs
 from aiohttp import web
@@ -41,12 +45,12 @@ from aiohttp import web
 from .. import _api
 from .. import _messages as messages
 from .._api import Scope
-from .._converter import unstructure
 from .._exceptions import ODataError
-from .._json import dumps, loads
+from .._json import dumps
 from .._models import Car, Location, Product, Service, wire_name
 from ..odata import Query, apply_query, apply_to_entity, check_properties, parse_query
 from ._auth import Credentials, TokenAuthority
+from ._body import InvalidJSON, read_json
 from ._faults import PRE_KINDS, Counters, Decision, FaultKind, Faults
 from ._odata import Schema, check_types, public_problem, schema_of
 from ._routes import ENDPOINTS, ODATA_ENDPOINTS, served
@@ -66,9 +70,13 @@ Handler = Callable[[web.Request, int], Awaitable[web.Response]]
 _JSON: Final = "application/json; charset=utf-8"
 _TEXT: Final = "text/plain; charset=utf-8"
 _PROBLEM: Final = "application/problem+json; charset=utf-8"
-_SEARCH_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-_ID_PATTERN: Final = r"-?\d{1,18}"
+# ASCII digits only: Python's \d (and so strptime) also takes full-width or Arabic-Indic digits.
+_SEARCH_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _PARAM: Final = re.compile(r"\{(\w+)\}")
+_INT32: Final = re.compile(r"[\t\n\v\f\r ]*([+-]?)0*([0-9]+)[\t\n\v\f\r ]*")
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
+_FORM_CHARSETS: Final = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _CAR_FIELDS: Final = {field.pointer: field.attribute for field in _api.CAR_FIELDS}
 _CAR_OPTIONAL_FIELDS: Final = {
     field.wire: field.attribute for field in _api.CAR_FIELDS if field.nullable
@@ -99,6 +107,7 @@ class SandboxMessages:
     TOKEN_MISSING: Final = "The request is missing the '{field}' parameter."
     TOKEN_GRANT: Final = "Only the 'password' grant type is supported."
     TOKEN_LOGIN: Final = "The user name or password is incorrect."
+    TOKEN_ENCODING: Final = "The token request must be encoded as UTF-8."
 
 
 # -- responses ----------------------------------------------------------------------------------
@@ -124,7 +133,9 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
 
 
 def _text(status: int, message: str) -> web.Response:
-    return web.Response(status=status, body=message.encode(), headers={"Content-Type": _TEXT})
+    # A message may quote request text that did not decode (kept as lone surrogates).
+    body = message.encode("utf-8", "backslashreplace")
+    return web.Response(status=status, body=body, headers={"Content-Type": _TEXT})
 
 
 def _no_content() -> web.Response:
@@ -159,15 +170,44 @@ def _internal_error() -> web.Response:
 # -- request parsing ----------------------------------------------------------------------------
 
 
+def parse_int32(text: str) -> int | None:
+    """``text`` as ASP.NET binds an ``int`` (route value or header); None if it does not bind.
+
+    .NET parses with ``NumberStyles.Integer`` and the invariant culture: ASCII digits only,
+    optional leading and trailing white space (tab, line feed, vertical tab, form feed, carriage
+    return, space), one leading ``+`` or ``-``, leading zeros allowed. Full-width or Arabic-Indic
+    digits, ``1_001`` and ``1e3`` do not bind (Python's ``int()`` takes the first two).
+
+    Out of range: the ids are ``int`` (Int32) in the service, and an ``{id:int}`` route
+    constraint, like ``int.TryParse``, refuses a value beyond -2,147,483,648 ... 2,147,483,647
+    rather than wrapping or clamping it. So such an id matches no route (404 "Resource not
+    found", the answer for any id that is not a number), and such a ``Customer-ID`` names no
+    customer (the documented 404). Leading zeros are dropped before converting, so no length of
+    input reaches Python's limit on converting long digit strings.
+    """
+    match = _INT32.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    if len(digits) > 10:
+        return None
+    value = int(digits)
+    if sign == "-":
+        value = -value
+    return value if _INT32_MIN <= value <= _INT32_MAX else None
+
+
 def _path_id(request: web.Request, name: str) -> int:
-    return int(request.match_info[name])
+    value = parse_int32(request.match_info[name])
+    assert value is not None  # checked before the request reached the handler
+    return value
 
 
 async def _json_body(request: web.Request) -> Any:
     raw = await request.read()
     try:
-        return loads(raw)
-    except ValueError:
+        return read_json(raw)
+    except InvalidJSON:
         raise _fail(400, SandboxMessages.INVALID_JSON) from None
 
 
@@ -186,11 +226,17 @@ def _optional_string(body: Mapping[str, Any], field: str) -> str | None:
 
 
 def _member_id(body: Mapping[str, Any], field: str) -> int | None:
-    """The id in ``{"carId": 12}``; a missing or null id is no id (it matches nothing)."""
+    """The id in ``{"carId": 12}``; a missing or null id is no id (it matches nothing).
+
+    The service binds it to an ``int``: a fraction, a boolean, a string or a number beyond
+    the Int32 range is refused with the field's text.
+    """
     value = body.get(field)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(400, SandboxMessages.ID_TYPE.format(field=field))
+    if not _INT32_MIN <= value <= _INT32_MAX:
         raise _fail(400, SandboxMessages.ID_TYPE.format(field=field))
     return value
 
@@ -252,6 +298,8 @@ def _parse_search_date(text: str) -> datetime:
 # -- OData ---------------------------------------------------------------------------------------
 
 _EMPTY_QUERY: Final = Query()
+_UNREADABLE: Final = "the query cannot be read or evaluated"
+_LIMITS: Final = (ValueError, ArithmeticError, RecursionError)
 
 
 @attrs.frozen
@@ -290,11 +338,28 @@ def _odata_query(request: web.Request, entity: _Entity) -> Query | None:
         check_types(query, entity.schema)
     except ODataError as exc:
         raise _fail(400, SandboxMessages.ODATA.format(problem=exc)) from None
+    except Exception as exc:
+        # Whatever else escapes the parser (a 5,000-digit number, say) is still a query that
+        # cannot be read: a 400, never a 500.
+        raise _unreadable(exc) from None
     return None if query == _EMPTY_QUERY else query
 
 
-def _evaluation_failed(exc: ODataError) -> _Reply:
+def _unreadable(exc: Exception) -> _Reply:
+    """The 400 for a query the OData package failed on without its own error.
+
+    Limits (a number too long to convert, nesting too deep) are expected; anything else is a
+    defect of the parser or evaluator, answered the same way but logged with its traceback.
+    """
+    if not isinstance(exc, _LIMITS):
+        logger.warning("the OData package failed on a query, answering 400", exc_info=exc)
+    return _fail(400, SandboxMessages.ODATA.format(problem=_UNREADABLE))
+
+
+def _evaluation_failed(exc: Exception) -> _Reply:
     """A 400 for a type error met on a row: it names types, never the row's values."""
+    if not isinstance(exc, ODataError):
+        return _unreadable(exc)
     return _fail(400, SandboxMessages.ODATA.format(problem=public_problem(exc)))
 
 
@@ -307,9 +372,10 @@ def _odata_list(query: Query | None, rows: list[dict[str, Any]]) -> web.Response
     if query is None:
         return _json(200, rows)
     try:
-        return _json(200, apply_query(query, rows))
-    except ODataError as exc:
+        shaped = apply_query(query, rows)
+    except Exception as exc:
         raise _evaluation_failed(exc) from None
+    return _json(200, shaped)
 
 
 def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> web.Response:
@@ -322,7 +388,7 @@ def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> w
         return _json(200, row)
     try:
         shaped = apply_to_entity(query, row)
-    except ODataError as exc:
+    except Exception as exc:
         raise _evaluation_failed(exc) from None
     if shaped is None:
         raise _fail(404, not_found)
@@ -369,12 +435,8 @@ class _SandboxApp:
             raise _Reply(_unsupported_media_type())
         if scope == "manager":
             return 0
-        raw = headers.get("Customer-ID", "").strip()
-        try:
-            customer_id = int(raw)
-        except ValueError:
-            raise _fail(404, messages.MANAGER_NOT_FOUND) from None
-        if self.state.customer(customer_id) is None:
+        customer_id = parse_int32(headers.get("Customer-ID", ""))
+        if customer_id is None or self.state.customer(customer_id) is None:
             raise _fail(404, messages.MANAGER_NOT_FOUND)
         return customer_id
 
@@ -383,8 +445,13 @@ class _SandboxApp:
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         counters = self.counters
         faults = self.faults
+        id_names = tuple(name for name in _PARAM.findall(route) if name.endswith("Id"))
 
         async def serve(request: web.Request) -> web.StreamResponse:
+            match_info = request.match_info
+            for name in id_names:
+                if parse_int32(match_info[name]) is None:
+                    return _not_found()  # as if no route matched: what a {id:int} route does
             counters.requests[route] += 1
             decision: Decision | None = None
             response: web.Response | None
@@ -407,6 +474,10 @@ class _SandboxApp:
             except _InjectedCrash:
                 logger.info("%s: injected handler failure, answering 500", route)
                 response = _internal_error()
+            except ConnectionError as exc:  # the client went away while the body was read
+                logger.debug("%s: the client disconnected (%s)", route, exc)
+                counters.responses[(route, 0)] += 1
+                return web.Response(status=499)  # nobody to send it to: aiohttp drops it
             except Exception:
                 logger.exception("%s: unexpected failure, answering 500", route)
                 response = _internal_error()
@@ -478,7 +549,9 @@ class _SandboxApp:
     async def token(self, request: web.Request, _: int) -> web.Response:
         if request.content_type != "application/x-www-form-urlencoded":
             return _oauth_error("invalid_request", SandboxMessages.TOKEN_CONTENT_TYPE)
-        form = await request.post()
+        form = await _token_form(request)
+        if form is None:
+            return _oauth_error("invalid_request", SandboxMessages.TOKEN_ENCODING)
         fields: dict[str, str] = {}
         for name in ("grant_type", "username", "password"):
             value = form.get(name)
@@ -503,7 +576,7 @@ class _SandboxApp:
         )
 
     async def customers(self, request: web.Request, _: int) -> web.Response:
-        return _json(200, unstructure(self.state.customers))
+        return _json(200, self.state.customers_wire())
 
     # -- products --------------------------------------------------------------------------
 
@@ -614,7 +687,7 @@ class _SandboxApp:
             raise _fail(404, messages.CAR_NOT_ASSIGNED)
         if not self.state.has_products(car_id):
             raise _fail(404, messages.NO_PRODUCTS_ON_CAR)
-        row = unstructure(self.state.location(cid, car_id, at))
+        row = self.state.location_wire(cid, car_id, at)
         # The car exists and has products: neither documented 404 text would be true here.
         return _odata_entity(query, row, SandboxMessages.LOCATION_FILTERED)
 
@@ -758,6 +831,26 @@ class _SandboxApp:
         return table
 
 
+async def _token_form(request: web.Request) -> dict[str, str] | None:
+    """The form fields (the first of a repeated name), or None if the form is not UTF-8.
+
+    Read here rather than with ``request.post()``, which fails on an unknown ``charset`` and on
+    bytes that do not decode; both are the client's mistake, answered with a 400.
+    """
+    charset = request.charset
+    if charset is not None and charset.lower() not in _FORM_CHARSETS:
+        return None
+    raw = await request.read()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:  # raw bytes, or %XX escapes, that are not UTF-8
+        return None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form
+
+
 def _oauth_error(error: str, description: str) -> web.Response:
     """An RFC 6749 section 5.2 error answer of the token endpoint."""
     return _json(
@@ -767,16 +860,12 @@ def _oauth_error(error: str, description: str) -> web.Response:
     )
 
 
-async def _unknown_route(request: web.Request) -> web.StreamResponse:
+def _not_found() -> web.Response:
     return _json(404, {"statusCode": 404, "message": SandboxMessages.RESOURCE_NOT_FOUND})
 
 
-def _aiohttp_path(prefix: str, template: str) -> str:
-    def parameter(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return f"{{{name}:{_ID_PATTERN}}}" if name.endswith("Id") else f"{{{name}}}"
-
-    return prefix + _PARAM.sub(parameter, template)
+async def _unknown_route(request: web.Request) -> web.StreamResponse:
+    return _not_found()
 
 
 def build_app(
@@ -801,7 +890,8 @@ def build_app(
         method, template = route.split(" ", 1)
         app.router.add_route(
             method,
-            _aiohttp_path(prefix, template),
+            # Every segment matches; ids are bound (or refused) by the endpoint: parse_int32.
+            prefix + template,
             sandbox.endpoint(route, handler, scope, has_body),
         )
     app.router.add_route("*", "/{tail:.*}", _unknown_route)

@@ -52,8 +52,9 @@ class Credentials:
         )
 
     def api_key_matches(self, candidate: str | None) -> bool:
+        # aiohttp keeps header bytes that are not UTF-8 as surrogates: compare the bytes sent.
         return candidate is not None and hmac.compare_digest(
-            candidate.encode(), self.api_key.encode()
+            candidate.encode("utf-8", "surrogateescape"), self.api_key.encode()
         )
 
     def login_matches(self, username: str, password: str) -> bool:
@@ -127,6 +128,8 @@ class TokenAuthority:
 
     def verify(self, token: str) -> bool:
         """True for a token of this sandbox that is well-formed, unexpired and not revoked."""
+        if not token.isascii():  # a JWT is base64url and dots; header bytes may be anything
+            return False
         known = self._verified.get(token)
         if known is not None:
             expires_at, generation = known

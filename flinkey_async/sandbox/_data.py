@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -22,12 +23,14 @@ from typing import Final
 import attrs
 
 from .._models import ProductType
-from ._state import MemberKind, OdometerReading, Position, SandboxState
+from ._state import MemberKind, OdometerReading, Position, SandboxState, nearest
 
 __all__ = [
     "BRANDS",
+    "HISTORY_DAYS",
     "REFERENCE_TIME",
     "FleetSpec",
+    "GeneratedHistories",
     "generate",
     "is_valid_vin",
     "make_vin",
@@ -223,18 +226,11 @@ class FleetSpec:
 
 def generate(spec: FleetSpec) -> SandboxState:
     """A fleet for ``spec``: the same spec always yields the same state."""
-    homes: dict[int, tuple[float, float]] = {}
-
-    def history(car_id: int) -> tuple[list[Position], list[OdometerReading]]:
-        home = homes.get(car_id)
-        if home is None:  # a car created later: nothing recorded
-            return [], []
-        return _history(random.Random(f"{spec.seed}/history/{car_id}"), home, spec.reference_time)
-
-    state = SandboxState(history_factory=history)
+    histories = GeneratedHistories(spec.seed, spec.reference_time)
+    state = SandboxState(history_source=histories)
     for index in range(spec.customers):
         rng = random.Random(f"{spec.seed}/customer/{index}")
-        _populate(state, rng, spec, index, homes)
+        _populate(state, rng, spec, index, histories.homes)
     return state
 
 
@@ -391,28 +387,103 @@ def _domain(customer_name: str) -> str:
     return f"{''.join(c for c in word if c.isalnum())}.example.com"
 
 
-def _history(
-    rng: random.Random, home: tuple[float, float], now: datetime
-) -> tuple[list[Position], list[OdometerReading]]:
-    """Two weeks of GPS fixes (a random walk around home) and daily-ish odometer readings."""
-    positions: list[Position] = []
-    lat, lon = home
-    moment = now - timedelta(days=14)
-    while True:
-        moment += timedelta(minutes=rng.randint(90, 720), seconds=rng.randrange(60))
-        if moment > now:
-            break
-        lat = min(max(lat + rng.gauss(0, 0.01), home[0] - 0.4), home[0] + 0.4)
-        lon = min(max(lon + rng.gauss(0, 0.015), home[1] - 0.6), home[1] + 0.6)
-        positions.append(Position(moment, round(lat, 6), round(lon, 6)))
+HISTORY_DAYS: Final = 14
+"""How many days before the reference time a generated car's flinkey IQ has recorded."""
 
-    readings: list[OdometerReading] = []
-    odometer = round(rng.uniform(3_000, 180_000), 1)
-    moment = now - timedelta(days=14, hours=rng.randint(0, 23))
-    while True:
-        moment += timedelta(hours=rng.randint(18, 40), minutes=rng.randrange(60))
-        if moment > now:
-            break
-        odometer = round(odometer + rng.uniform(0, 180), 1)
-        readings.append(OdometerReading(moment, odometer))
-    return positions, readings
+_DAY: Final = timedelta(days=1)
+
+
+class GeneratedHistories:
+    """The recorded histories of a generated fleet, made a day at a time and only when asked.
+
+    A history covers :data:`HISTORY_DAYS` days of 24 hours, the last one ending at the
+    reference time. Each day has its own seed: two to five GPS fixes (a short random walk from
+    a point near the car's home) at random seconds of the day. The odometer is read once a day
+    and only grows, so its readings (fourteen numbers) are drawn together per car.
+
+    So a car's latest location needs its last day and its readings only, and a location at a
+    date needs the day of that date and its two neighbours: since every day has a fix, the fixes
+    nearest to any instant before and after it are among those three. Days and readings are
+    made once and kept; ``days_made`` counts the days generated, per car.
+    """
+
+    def __init__(self, seed: int, reference_time: datetime) -> None:
+        self.seed = seed
+        self.end = reference_time
+        self.start = reference_time - HISTORY_DAYS * _DAY
+        self.homes: dict[int, tuple[float, float]] = {}
+        """Cars that record a history (those with a flinkey IQ), and where they are based."""
+        self.days_made: Counter[int] = Counter()
+        self._days: dict[tuple[int, int], list[Position]] = {}
+        self._readings: dict[int, list[tuple[int, float]]] = {}
+
+    def _day(self, car_id: int, index: int) -> list[Position]:
+        key = (car_id, index)
+        fixes = self._days.get(key)
+        if fixes is None:
+            fixes = self._days[key] = self._make_day(car_id, index)
+            self.days_made[car_id] += 1
+        return fixes
+
+    def _make_day(self, car_id: int, index: int) -> list[Position]:
+        home_lat, home_lon = self.homes[car_id]
+        rng = random.Random(f"{self.seed}/history/{car_id}/{index}")
+        draw, gauss = rng.random, rng.gauss
+        day_start = self.start + index * _DAY
+        lat = _clamp(home_lat + gauss(0, 0.05), home_lat, 0.4)
+        lon = _clamp(home_lon + gauss(0, 0.075), home_lon, 0.6)
+        seconds = sorted({1 + int(draw() * 86_399) for _ in range(2 + int(draw() * 4))})
+        fixes = []
+        for second in seconds:
+            lat = _clamp(lat + gauss(0, 0.01), home_lat, 0.4)
+            lon = _clamp(lon + gauss(0, 0.015), home_lon, 0.6)
+            fixes.append(
+                Position(day_start + timedelta(seconds=second), round(lat, 6), round(lon, 6))
+            )
+        return fixes
+
+    def _odometer_values(self, car_id: int) -> list[tuple[int, float]]:
+        """(second since the history's start, km) of each day's reading: plain numbers, cheap."""
+        values = self._readings.get(car_id)
+        if values is None:
+            rng = random.Random(f"{self.seed}/odometer/{car_id}")
+            draw = rng.random
+            odometer = round(3_000 + draw() * 177_000, 1)
+            values = []
+            for index in range(HISTORY_DAYS):
+                odometer = round(odometer + draw() * 180, 1)
+                values.append((index * 86_400 + 1 + int(draw() * 86_399), odometer))
+            self._readings[car_id] = values
+        return values
+
+    def _reading(self, value: tuple[int, float]) -> OdometerReading:
+        return OdometerReading(self.start + timedelta(seconds=value[0]), value[1])
+
+    def _odometer(self, car_id: int) -> list[OdometerReading]:
+        return [self._reading(value) for value in self._odometer_values(car_id)]
+
+    # -- HistorySource -----------------------------------------------------------------------
+
+    def full(self, car_id: int) -> tuple[list[Position], list[OdometerReading]]:
+        if car_id not in self.homes:  # a car created later, or without a flinkey IQ
+            return [], []
+        positions = [fix for day in range(HISTORY_DAYS) for fix in self._day(car_id, day)]
+        return positions, list(self._odometer(car_id))
+
+    def latest(self, car_id: int) -> tuple[Position | None, OdometerReading | None]:
+        if car_id not in self.homes:
+            return None, None
+        last_reading = self._reading(self._odometer_values(car_id)[-1])
+        return self._day(car_id, HISTORY_DAYS - 1)[-1], last_reading
+
+    def nearest(self, car_id: int, at: datetime) -> tuple[Position | None, OdometerReading | None]:
+        if car_id not in self.homes:
+            return None, None
+        day = min(max((at - self.start) // _DAY, 0), HISTORY_DAYS - 1)
+        around = range(max(day - 1, 0), min(day + 2, HISTORY_DAYS))
+        candidates = [fix for index in around for fix in self._day(car_id, index)]
+        return nearest(candidates, at), nearest(self._odometer(car_id), at)
+
+
+def _clamp(value: float, centre: float, radius: float) -> float:
+    return min(max(value, centre - radius), centre + radius)

@@ -295,7 +295,8 @@ class Counters:
     """What the sandbox saw, for tests: ``sb.counters.requests["PUT /cars"]``.
 
     * ``requests``: requests per endpoint template (``"GET /cars/{carId}"``), faulted ones too.
-    * ``responses``: answers per ``(endpoint, status)``; a connection reset counts as status 0.
+    * ``responses``: answers per ``(endpoint, status)``; a connection reset, or a client that
+      went away mid-request, counts as status 0.
     * ``faults``: faults that fired per ``(endpoint, kind)``.
     * ``created``: entities created through the API per kind (``"car"``, ``"group"``).
     * ``assigned``: members put into groups through the API per kind (``"car"``, ``"user"``...).

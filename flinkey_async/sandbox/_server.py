@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+from collections.abc import MutableMapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._app import build_app
 from ._auth import Credentials, TokenAuthority
@@ -29,6 +32,28 @@ from ._state import SandboxState
 __all__ = ["Sandbox"]
 
 _PREFIX = "/v3"
+
+
+class _ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log, with a client's malformed request as a debug line.
+
+    aiohttp answers a request it cannot parse (a bad request line, a header with a NUL, a URL
+    over 8 KiB) with 400 itself, and logs it as an error with a traceback. That is the client's
+    mistake, answered as it should be; the sandbox's own failures still log as errors.
+    """
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return msg, kwargs
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            text = str(msg) % args if args else str(msg)
+            self.debug("%s: %s", text, str(exc_info).partition("\n")[0])
+            return
+        self.error(msg, *args, exc_info=exc_info, **kwargs)
+
+
+_SERVER_LOG = cast(logging.Logger, _ServerLog(logging.getLogger("aiohttp.server")))
 
 
 class Sandbox:
@@ -103,7 +128,13 @@ class Sandbox:
             counters=self.counters,
             prefix=_PREFIX,
         )
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            logger=_SERVER_LOG,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self._requested_port)

@@ -20,9 +20,8 @@ one product.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Generic, TypeAlias, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
 
 import attrs
 
@@ -31,10 +30,12 @@ from .._converter import unstructure
 from .._models import Car, Customer, Group, Location, Product, ProductType, Service, User, UserData
 
 __all__ = [
+    "HistorySource",
     "MemberKind",
     "OdometerReading",
     "Position",
     "SandboxState",
+    "nearest",
 ]
 
 T = TypeVar("T", Car, Product, Service, Group, User)
@@ -69,9 +70,26 @@ class _History:
     odometer: list[OdometerReading] = attrs.Factory(list)
 
 
-HistoryFactory = Callable[[int], tuple[list[Position], list[OdometerReading]]]
-"""Builds a car's recorded history on first use (the generator does this lazily: a fleet of
-thousands of cars starts fast, and a car nobody asks about costs nothing)."""
+class HistorySource(Protocol):
+    """Where the recorded history of a car comes from until the state holds it itself.
+
+    The generator makes histories lazily (a fleet of thousands of cars starts fast, a car
+    nobody asks about costs nothing) and in parts: the latest location, or the one at a date,
+    without the whole history. ``latest`` and ``nearest`` must give what :func:`nearest` gives
+    on ``full``'s lists.
+    """
+
+    def full(self, car_id: int) -> tuple[list[Position], list[OdometerReading]]:
+        """Every recorded fix and odometer reading of the car, oldest first."""
+        ...
+
+    def latest(self, car_id: int) -> tuple[Position | None, OdometerReading | None]:
+        """The last fix and the last reading (None without recordings)."""
+        ...
+
+    def nearest(self, car_id: int, at: datetime) -> tuple[Position | None, OdometerReading | None]:
+        """The fix and the reading nearest to ``at``, each on its own."""
+        ...
 
 
 class _Table(Generic[T]):
@@ -137,8 +155,9 @@ class SandboxState:
     id and ``ValueError`` when the change would break a documented invariant.
     """
 
-    def __init__(self, *, history_factory: HistoryFactory | None = None) -> None:
+    def __init__(self, *, history_source: HistorySource | None = None) -> None:
         self._customers: dict[int, Customer] = {}
+        self._customers_wire: list[dict[str, Any]] | None = None
         self._next_customer_id = 1001
         self._cars: _Table[Car] = _Table("car", 10_001)
         self._products: _Table[Product] = _Table("product", 50_001)
@@ -153,8 +172,11 @@ class SandboxState:
         self._product_service: dict[int, int] = {}
         self._service_product: dict[int, int] = {}
         self._members: dict[int, dict[MemberKind, dict[int, None]]] = {}
+        # Histories the state holds itself: recorded or cleared through it, or asked for whole.
         self._histories: dict[int, _History] = {}
-        self._history_factory = history_factory
+        self._history_source = history_source
+        # The latest location's JSON form per car: what every `GET .../location` answers.
+        self._latest_wire: dict[int, dict[str, Any]] = {}
 
     # -- customers -------------------------------------------------------------------------
 
@@ -163,12 +185,19 @@ class SandboxState:
         customer = Customer(id=self._next_customer_id, name=name)
         self._next_customer_id += 1
         self._customers[customer.id] = customer
+        self._customers_wire = None
         return customer
 
     @property
     def customers(self) -> list[Customer]:
         """All customers, in id order."""
         return list(self._customers.values())
+
+    def customers_wire(self) -> list[dict[str, Any]]:
+        """The customers' JSON form (what ``GET /customers`` answers), made once."""
+        if self._customers_wire is None:
+            self._customers_wire = [unstructure(customer) for customer in self._customers.values()]
+        return self._customers_wire
 
     @property
     def customer_ids(self) -> list[int]:
@@ -228,6 +257,7 @@ class SandboxState:
             del self._product_car[product_id]
         self._forget_member("cars", car_id)
         self._histories.pop(car_id, None)
+        self._latest_wire.pop(car_id, None)
         self._cars.remove(car_id)
 
     # -- products --------------------------------------------------------------------------
@@ -507,15 +537,25 @@ class SandboxState:
     # -- location history ------------------------------------------------------------------
 
     def _history(self, car_id: int) -> _History:
+        """The car's whole history, taken over from the source on first use."""
         history = self._histories.get(car_id)
         if history is None:
             history = _History()
-            if self._history_factory is not None:
-                positions, odometer = self._history_factory(car_id)
+            if self._history_source is not None:
+                positions, odometer = self._history_source.full(car_id)
                 history.positions.extend(sorted(positions, key=_by_date))
                 history.odometer.extend(sorted(odometer, key=_by_date))
             self._histories[car_id] = history
         return history
+
+    def _changed_history(self, car_id: int) -> _History:
+        self._latest_wire.pop(car_id, None)
+        return self._history(car_id)
+
+    @property
+    def history_source(self) -> HistorySource | None:
+        """Where histories the state does not hold itself come from (the generator's)."""
+        return self._history_source
 
     def positions(self, customer_id: int, car_id: int) -> list[Position]:
         """The car's recorded GPS fixes, oldest first."""
@@ -531,17 +571,18 @@ class SandboxState:
         self, customer_id: int, car_id: int, date: datetime, latitude: float, longitude: float
     ) -> None:
         self._cars.require(customer_id, car_id)
-        _insort(self._history(car_id).positions, Position(date, latitude, longitude))
+        _insort(self._changed_history(car_id).positions, Position(date, latitude, longitude))
 
     def record_odometer(
         self, customer_id: int, car_id: int, date: datetime, odometer: float
     ) -> None:
         self._cars.require(customer_id, car_id)
-        _insort(self._history(car_id).odometer, OdometerReading(date, odometer))
+        _insort(self._changed_history(car_id).odometer, OdometerReading(date, odometer))
 
     def clear_history(self, customer_id: int, car_id: int) -> None:
         self._cars.require(customer_id, car_id)
         self._histories[car_id] = _History()
+        self._latest_wire.pop(car_id, None)
 
     def location(self, customer_id: int, car_id: int, at: datetime | None = None) -> Location:
         """The car's location: the latest recorded values, or the ones nearest to ``at``.
@@ -551,9 +592,17 @@ class SandboxState:
         without recordings has a location whose fields are all null.
         """
         self._cars.require(customer_id, car_id)
-        history = self._history(car_id)
-        position = _nearest(history.positions, at)
-        reading = _nearest(history.odometer, at)
+        history = self._histories.get(car_id)
+        position: Position | None
+        reading: OdometerReading | None
+        if history is not None:
+            position, reading = nearest(history.positions, at), nearest(history.odometer, at)
+        elif self._history_source is None:
+            position = reading = None
+        elif at is None:
+            position, reading = self._history_source.latest(car_id)
+        else:
+            position, reading = self._history_source.nearest(car_id, at)
         return Location(
             latitude=None if position is None else position.latitude,
             longitude=None if position is None else position.longitude,
@@ -582,6 +631,19 @@ class SandboxState:
 
     def wire(self, kind: MemberKind, entity_id: int) -> dict[str, Any]:
         return self._table(kind).wire[entity_id]
+
+    def location_wire(
+        self, customer_id: int, car_id: int, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """:meth:`location` in its JSON form; the latest one is made once per car and kept."""
+        if at is not None:
+            dated: dict[str, Any] = unstructure(self.location(customer_id, car_id, at))
+            return dated
+        self._cars.require(customer_id, car_id)
+        row = self._latest_wire.get(car_id)
+        if row is None:
+            row = self._latest_wire[car_id] = unstructure(self.location(customer_id, car_id))
+        return row
 
     def has_products(self, car_id: int) -> bool:
         return bool(self._car_products.get(car_id))
@@ -653,7 +715,7 @@ def _insort(entries: list[Any], entry: Position | OdometerReading) -> None:
     bisect.insort(entries, entry, key=_by_date)
 
 
-def _nearest(entries: list[Any], at: datetime | None) -> Any:
+def nearest(entries: list[Any], at: datetime | None) -> Any:
     """The entry whose date is nearest to ``at`` (the latest when ``at`` is None).
 
     On a tie (``at`` exactly between two recordings) the earlier one wins.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -143,11 +144,30 @@ def http_request(
     sandbox: Sandbox,
     method: str,
     path: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str | bytes],
     body: bytes = b"",
 ) -> bytes:
-    """An HTTP/1.1 request as bytes, closing the connection after the answer."""
-    lines = [f"{method} /v3{path} HTTP/1.1", f"Host: 127.0.0.1:{sandbox.port}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-    return "\r\n".join(lines).encode() + body
+    """An HTTP/1.1 request as bytes, closing the connection after the answer.
+
+    A header value given as bytes is sent as it is (bytes that are not UTF-8, for example).
+    """
+    lines = [f"{method} /v3{path} HTTP/1.1".encode(), f"Host: 127.0.0.1:{sandbox.port}".encode()]
+    for name, value in headers.items():
+        lines.append(
+            name.encode() + b": " + (value if isinstance(value, bytes) else value.encode())
+        )
+    lines += [f"Content-Length: {len(body)}".encode(), b"Connection: close", b"", b""]
+    return b"\r\n".join(lines) + body
+
+
+def parse_reply(received: bytes) -> Reply:
+    """The answer in what ``raw_exchange`` received (one answer, the connection then closed)."""
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return Reply(
+        status=int(status_line.split(" ")[1]),
+        content_type=headers.get("Content-Type", ""),
+        body=body,
+        headers=headers,
+    )

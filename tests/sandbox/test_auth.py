@@ -163,6 +163,9 @@ async def test_customers_lists_every_customer_of_the_manager(api: Api, sandbox: 
     assert reply.json() == [{"id": c.id, "name": c.name} for c in sandbox.state.customers]
     assert [c["id"] for c in reply.json()] == sandbox.customer_ids
     assert len(sandbox.customer_ids) == 2
+    added = sandbox.state.add_customer("Added later GmbH")  # the kept answer is made anew
+    reply = await api.get("/customers", omit=("Customer-ID",))
+    assert reply.json()[-1] == {"id": added.id, "name": "Added later GmbH"}
 
 
 async def test_customers_needs_key_and_token(api: Api) -> None:

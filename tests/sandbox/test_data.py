@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter
@@ -18,7 +19,7 @@ from flinkey_async.sandbox import (
     is_valid_vin,
     vin_check_digit,
 )
-from flinkey_async.sandbox._data import BRANDS, make_vin
+from flinkey_async.sandbox._data import BRANDS, HISTORY_DAYS, GeneratedHistories, make_vin
 
 PLATE = re.compile(r"(?P<district>[A-Z]{1,3})-(?P<letters>[A-Z]{1,2}) (?P<digits>[1-9]\d{0,3})E?")
 
@@ -326,3 +327,82 @@ def test_snapshot_is_a_copy(state: SandboxState) -> None:
     snap = state.snapshot(cid)
     snap["cars"][0]["name"] = "changed"
     assert state.snapshot(cid)["cars"][0]["name"] != "changed"
+
+
+# -- histories made in parts -------------------------------------------------------------------
+
+
+def _with_iq(state: SandboxState, customer_id: int) -> list[int]:
+    return [
+        car.id
+        for car in state.cars(customer_id)
+        if any(p.type is ProductType.IQ for p in state.products_of_car(customer_id, car.id))
+    ]
+
+
+def _histories(state: SandboxState) -> GeneratedHistories:
+    source = state.history_source
+    assert isinstance(source, GeneratedHistories)
+    return source
+
+
+def test_latest_location_does_not_generate_the_history() -> None:
+    state = generate(FleetSpec(seed=5, cars=40))
+    cid = state.customer_ids[0]
+    cars = _with_iq(state, cid)
+    for car_id in cars:
+        location = state.location(cid, car_id)
+        assert location.date is not None
+        assert location.odometer_date is not None
+    made = _histories(state).days_made
+    assert {car_id: made[car_id] for car_id in cars} == dict.fromkeys(cars, 1)  # the last day
+
+
+def test_a_location_at_a_date_is_made_once_from_three_days_at_most() -> None:
+    state = generate(FleetSpec(seed=5, cars=10))
+    cid = state.customer_ids[0]
+    car_id = _with_iq(state, cid)[0]
+    made = _histories(state).days_made
+    at = REFERENCE_TIME - timedelta(days=6, hours=5)
+    first = state.location(cid, car_id, at)
+    assert made[car_id] == 3
+    assert state.location(cid, car_id, at) == first
+    assert state.location(cid, car_id, at + timedelta(minutes=1)).date is not None
+    assert made[car_id] == 3  # same days: nothing generated again
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_parts_give_what_the_whole_history_gives(seed: int) -> None:
+    """The latest location and the one at any instant, made from a day or three, are those of
+    the whole history (the nearest fix and reading, the earlier one on a tie)."""
+    lazy = generate(FleetSpec(seed=seed, cars=30))
+    whole = generate(FleetSpec(seed=seed, cars=30))
+    cid = lazy.customer_ids[0]
+    rng = random.Random(seed)
+    for car_id in _with_iq(lazy, cid)[:8]:
+        positions = whole.positions(cid, car_id)  # the whole history, held by the state
+        readings = whole.odometer_readings(cid, car_id)
+        instants = [None, REFERENCE_TIME, REFERENCE_TIME + timedelta(days=400)]
+        instants += [REFERENCE_TIME - timedelta(days=d) for d in (0, 1, 7, 13, 14, 15, 900)]
+        instants += [p.date for p in positions[::5]] + [r.date for r in readings[::3]]
+        instants += [  # exactly between two fixes: a tie, the earlier one wins
+            a.date + (b.date - a.date) / 2 for a, b in itertools.pairwise(positions)
+        ][::4]
+        instants += [
+            REFERENCE_TIME - timedelta(seconds=rng.randrange(15 * 86_400)) for _ in "x" * 40
+        ]
+        for at in instants:
+            assert lazy.location(cid, car_id, at) == whole.location(cid, car_id, at), at
+    assert any(lazy.location(cid, c).date for c in _with_iq(lazy, cid))
+
+
+def test_one_fix_a_day_at_least_and_one_reading_a_day() -> None:
+    state = generate(FleetSpec(seed=9, cars=30))
+    cid = state.customer_ids[0]
+    start = REFERENCE_TIME - timedelta(days=HISTORY_DAYS)
+    for car_id in _with_iq(state, cid)[:10]:
+        days = {(p.date - start) // timedelta(days=1) for p in state.positions(cid, car_id)}
+        assert days == set(range(HISTORY_DAYS))
+        readings = state.odometer_readings(cid, car_id)
+        assert len(readings) == HISTORY_DAYS
+        assert {(r.date - start) // timedelta(days=1) for r in readings} == days

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
+from flinkey_async import ProductType
 from flinkey_async import _messages as m
 from flinkey_async._converter import unstructure
 from flinkey_async.sandbox import ENDPOINTS, Sandbox
@@ -269,6 +271,31 @@ async def test_location_is_the_latest_recording(api: Api, world: World) -> None:
                         "odometer": "10420.0"}  # fmt: skip
 
 
+async def test_latest_location_follows_changes_to_the_history(
+    api: Api, sandbox: Sandbox, world: World
+) -> None:
+    """The latest location is kept per car; recording or clearing makes it anew."""
+    state, cid = sandbox.state, world.customer_id
+    generated = next(
+        car.id
+        for car in state.cars(cid)
+        if any(p.type is ProductType.IQ for p in state.products_of_car(cid, car.id))
+    )
+    for car_id in (world.car, generated):
+        first = (await api.get(f"/cars/{car_id}/location")).json()
+        assert first == (await api.get(f"/cars/{car_id}/location")).json()
+        assert first["date"] is not None
+        state.record_position(cid, car_id, datetime(2030, 1, 1, tzinfo=UTC), 50.5, 8.5)
+        moved = (await api.get(f"/cars/{car_id}/location")).json()
+        assert (moved["latitude"], moved["date"]) == ("50.5", "2030-01-01T00:00:00Z")
+        assert moved["odometer"] == first["odometer"]
+        state.record_odometer(cid, car_id, datetime(2030, 1, 2, tzinfo=UTC), 999_999.5)
+        assert (await api.get(f"/cars/{car_id}/location")).json()["odometer"] == "999999.5"
+        state.clear_history(cid, car_id)
+        cleared = (await api.get(f"/cars/{car_id}/location")).json()
+        assert set(cleared.values()) == {None}
+
+
 @pytest.mark.parametrize(
     ("search", "date", "odometer_date"),
     [
@@ -297,6 +324,8 @@ async def test_location_at_a_date_is_the_nearest_recording(
         "2025-02-30T10:00:00Z",
         "2025-01-01T25:00:00Z",
         "yesterday",
+        "２０２５-01-01T13:30:00Z",  # full-width digits
+        "٢٠٢٥-01-01T13:30:00Z",  # Arabic-Indic digits
     ],
 )
 async def test_location_search_date_format(api: Api, world: World, search: str) -> None:
