@@ -148,13 +148,25 @@ _INLINE_CHECKS: dict[Any, tuple[str, bool]] = {
 }
 
 
-def _settable_slots(cls: type[Any]) -> bool:
-    """Whether setting the slots of a fresh instance is all that ``cls.__init__`` does."""
+def _slot_twin(cls: type[Any]) -> type[Any] | None:
+    """A plain class with exactly the slots of ``cls``, whose instances can become ``cls``'s.
+
+    The one place the decoder builds a model without its ``__init__``, because it halves the
+    cost of a fleet list (``benchmarks/bench_decode.py``, see docs/benchmarks.md). A frozen
+    attrs class refuses ``__setattr__``, so its ``__init__`` sets each slot through a call; on a
+    plain slotted class the interpreter stores attributes itself, and the finished object then
+    takes its real class. That is the same object only when ``__init__`` does nothing but set
+    the slots (no validator, converter, hook, alias or ``init=False``), and CPython allows the
+    ``__class__`` assignment only between classes of the same layout (no ``__weakref__`` slot,
+    no base of its own, no fields in a base). Otherwise None: the model is built by its
+    ``__init__``.
+    """
     if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
-        return False
-    if "__dict__" in dir(cls) or not hasattr(cls, "__slots__"):
-        return False
-    for field in attrs.fields(cls):
+        return None
+    if cls.__bases__ != (object,) or "__dict__" in dir(cls) or not hasattr(cls, "__slots__"):
+        return None
+    fields = attrs.fields(cls)
+    for field in fields:
         if (
             field.validator is not None
             or field.converter is not None
@@ -163,23 +175,9 @@ def _settable_slots(cls: type[Any]) -> bool:
             or field.on_setattr not in (None, attrs.setters.NO_OP)
             or not hasattr(cls.__dict__.get(field.name), "__set__")
         ):
-            return False
-    return True
-
-
-def _slot_twin(cls: type[Any]) -> type[Any] | None:
-    """A plain class with exactly the slots of ``cls``, whose instances can become ``cls``'s.
-
-    A frozen attrs class refuses ``__setattr__``, so its slots can only be set through their
-    descriptors, a call each. On a plain slotted class the interpreter stores attributes itself,
-    several times faster; the finished object then takes its real class. CPython allows that
-    ``__class__`` assignment between classes of the same layout, and this probe asks it: a class
-    with a ``__weakref__`` slot, a base of its own or fields in a base does not qualify (None).
-    """
-    if not _settable_slots(cls) or cls.__bases__ != (object,):
-        return None
+            return None
     slots = tuple(cls.__dict__.get("__slots__", ()))
-    if sorted(slots) != sorted(field.name for field in attrs.fields(cls)):
+    if sorted(slots) != sorted(field.name for field in fields):
         return None
     twin = type(f"_{cls.__name__}Slots", (), {"__slots__": slots, "__module__": __name__})
     try:
@@ -199,10 +197,9 @@ def _generate(
     A fleet list is thousands of objects, and cattrs' generic hooks cost more than decoding the
     JSON itself. The generated code reads each key once, checks exact types inline (the common
     case costs one identity test), calls a hook only for datetimes, enums, numbers sent as
-    strings and nested models, and builds the frozen model through its slot twin (or by setting
-    its slots, or through its ``__init__``, positionally, when that does more than set slots). A
-    value that does not fit raises; :func:`structure` then walks the payload again to name the
-    field.
+    strings and nested models, and builds the frozen model through its slot twin (see
+    :func:`_slot_twin`; else through its ``__init__``, positionally). A value that does not fit
+    raises; :func:`structure` then walks the payload again to name the field.
     """
     hints = attrs.resolve_types(cls)
     namespace: dict[str, Any] = {
@@ -262,25 +259,14 @@ def _generate(
         lines.extend(f"    {v} = g({key!r})" for v, key in optional)
     lines.extend(checks)
     twin = _slot_twin(cls)
-    if twin is not None:
-        # Equivalent to the attrs __init__ of a class without validators, converters or hooks
-        # (see _settable_slots), and about half as costly: plain attribute stores on the twin,
-        # then the object takes its real class.
+    if twin is None:
+        construct = f"_cls({', '.join(names)})"
+    else:
         namespace["_twin"] = twin
         lines.append("o = _twin()")
         lines.extend(f"o.{field.name} = v{index}" for index, field in enumerate(attrs.fields(cls)))
         lines.append("o.__class__ = _cls")
         construct = "o"
-    elif _settable_slots(cls):
-        # The slots set through their descriptors: a third cheaper than the attrs __init__.
-        namespace["_new"] = object.__new__
-        lines.append("o = _new(_cls)")
-        for index, field in enumerate(attrs.fields(cls)):
-            namespace[f"_set{index}"] = cls.__dict__[field.name].__set__
-            lines.append(f"_set{index}(o, v{index})")
-        construct = "o"
-    else:
-        construct = f"_cls({', '.join(names)})"
     body = "\n    ".join(lines)
     many_body = "\n        ".join(lines)
     one = (
