@@ -23,6 +23,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from . import _json
 from ._exceptions import DecodeError
 from ._models import (
     Car,
@@ -41,6 +42,8 @@ from ._models import (
 
 __all__ = [
     "converter",
+    "decode",
+    "decode_list",
     "format_datetime",
     "parse_datetime",
     "structure",
@@ -418,6 +421,66 @@ def structure_list(data: Any, cls: type[T]) -> list[T]:
             except (KeyError, TypeError, ValueError, AttributeError) as item_exc:
                 raise _decode_error(item, cls, item_exc, f"[{index}]") from exc
         raise DecodeError(str(exc), path="$") from exc  # pragma: no cover - defensive
+
+
+_fast_decoders: dict[tuple[Any, bool], Callable[[bytes], Any] | None] = {}
+_fast_errors: tuple[type[Exception], ...] = ()
+
+
+def _fast_decoder(cls: Any, many: bool) -> Callable[[bytes], Any] | None:
+    """msgspec's decoder for ``cls`` (see :mod:`flinkey_async._msgspec`), or None without it.
+
+    msgspec is imported on the first decode, not by ``import flinkey_async``.
+    """
+    global _fast_errors
+    key = (cls, many)
+    if key not in _fast_decoders:
+        try:
+            from . import _msgspec
+        except ImportError:  # the speed extra is not installed
+            _fast_decoders[key] = None
+        else:
+            _fast_errors = _msgspec.errors
+            _fast_decoders[key] = _msgspec.decoder_for(cls, many)
+    return _fast_decoders[key]
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        return _json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError("the body is not JSON") from exc
+
+
+def decode(payload: bytes, cls: type[T]) -> T:
+    """A JSON body as ``cls``: :func:`structure` of the parsed body, built faster with msgspec.
+
+    With msgspec installed, the bytes go straight into the model; a body it does not take goes
+    through :func:`structure`, which builds the same value or raises the same
+    :class:`DecodeError`. A body that is not JSON raises :class:`DecodeError` too.
+    """
+    fast = _fast_decoders.get((cls, False), _MISSING)
+    if fast is _MISSING:
+        fast = _fast_decoder(cls, False)
+    if fast is not None:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except _fast_errors:
+            pass
+    return structure(_loads(payload), cls)
+
+
+def decode_list(payload: bytes, cls: type[T]) -> list[T]:
+    """A JSON array body as a list of ``cls`` (see :func:`decode`)."""
+    fast = _fast_decoders.get((cls, True), _MISSING)
+    if fast is _MISSING:
+        fast = _fast_decoder(cls, True)
+    if fast is not None:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except _fast_errors:
+            pass
+    return structure_list(_loads(payload), cls)
 
 
 def unstructure(obj: Any) -> Any:
