@@ -77,7 +77,7 @@ def goals_table(results: list[Result]) -> str:
         for name in names:
             rows = [r for r in by_name.get(name, []) if r.goal != "close to 1"]
             if not rows:
-                lines.append(f"| {goal} | {name} | not run | |")
+                lines.append(f"| {goal} | {name} | not in this run | |")
             for r in rows:
                 met = "" if r.met is None else ("yes" if r.met else "**no**")
                 lines.append(
