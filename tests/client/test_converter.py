@@ -141,10 +141,10 @@ def test_without_a_twin_init_runs_and_validates() -> None:
         a: int = attrs.field(validator=attrs.validators.gt(0))
 
     one, many = _generate(converter, Validated, str)
-    assert one({"a": 2}) == Validated(2)
-    assert many([{"a": 1}, {"a": 3}]) == [Validated(1), Validated(3)]
+    assert one({"a": 2}, Validated) == Validated(2)
+    assert many([{"a": 1}, {"a": 3}], list[Validated]) == [Validated(1), Validated(3)]
     with pytest.raises(ValueError, match="'a' must be > 0"):
-        one({"a": 0})
+        one({"a": 0}, Validated)
 
 
 def test_models_are_built_through_a_slot_twin() -> None:
