@@ -10,6 +10,10 @@ structure hook generated as straight-line code (see :func:`_generate`) when it i
 and kept in the one converter; exact types are checked inline, and the frozen values are built
 through a plain twin class (see :func:`_slot_twin`). When a payload does not fit,
 :func:`structure` walks it again to name the field that broke (``[3].licensePlate``).
+
+:func:`decode` and :func:`decode_list` take the body's bytes: with msgspec installed (the
+``speed`` extra) they read them straight into the models (see :mod:`flinkey_async._msgspec`),
+and a body msgspec does not take comes here, so values and errors are this module's either way.
 ``benchmarks/bench_decode.py`` measures decoding against ``orjson.loads`` and pydantic.
 """
 
