@@ -11,9 +11,9 @@ the speed work; its package is unpacked from git into a temporary directory) syn
 **P7** compares the command with its physical limit: against one sandbox in its own process,
 the command (given the sandbox's URL and credentials) and a raw aiohttp script that issues the
 very same requests (recorded from one sync first: URLs known up front, a semaphore of the same
-concurrency, each body read with ``orjson.loads`` and dropped) alternate run by run, each in a
-fresh process. Figures: wall time of the process, and its CPU (``wait4``) per request, command
-over script; goal <= 1.15x each.
+concurrency, each body read with ``orjson.loads`` and dropped; ``_raw_plan.py``, which imports
+aiohttp and orjson only) alternate run by run, each in a fresh process. Figures: wall time of
+the process, and its CPU (``wait4``) per request, command over script; goal <= 1.15x each.
 
 ``python -m benchmarks.bench_main_job [--quick]``
 """
@@ -232,36 +232,6 @@ async def _record_plan(details: dict[str, Any], out: Path) -> list[str]:
     return urls
 
 
-async def _raw_plan(plan_file: str) -> None:
-    """The raw side of P7, in its own process: one token, then every URL of the plan."""
-    import aiohttp
-    import orjson
-
-    plan = json.loads(Path(plan_file).read_text())
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=plan["concurrency"])
-    ) as session:
-        async with session.post(
-            plan["token_url"], data=plan["form"], headers={"flinkey-API-Key": plan["api_key"]}
-        ) as answer:
-            token = orjson.loads(await answer.read())["access_token"]
-        headers = {
-            "flinkey-API-Key": plan["api_key"],
-            "Authorization": f"Bearer {token}",
-            "Customer-ID": str(plan["customer_id"]),
-        }
-        gate = asyncio.Semaphore(plan["concurrency"])
-
-        async def fetch(url: str) -> None:
-            # The sync's answers include the 404s that say "no products/location": the same.
-            async with gate, session.get(url, headers=headers) as response:
-                body = await response.read()
-                if response.status == 200:
-                    orjson.loads(body)
-
-        await asyncio.gather(*(fetch(url) for url in plan["urls"]))
-
-
 def p7(quick: bool) -> list[Result]:
     cars = 1_000
     repetitions = 4 if quick else 8
@@ -312,14 +282,7 @@ def p7(quick: bool) -> list[Result]:
             before = cpu_seconds_of(details["pid"])
             raw.append(
                 run_with_cpu(
-                    [
-                        sys.executable,
-                        "-m",
-                        "benchmarks.bench_main_job",
-                        "--raw-plan",
-                        str(plan_file),
-                    ],
-                    child_env(),
+                    [sys.executable, "-m", "benchmarks._raw_plan", str(plan_file)], child_env()
                 )
             )
             server_cpu["raw"].append(cpu_seconds_of(details["pid"]) - before)
@@ -367,9 +330,6 @@ def run(quick: bool = False) -> list[Result]:
 
 
 def main() -> None:
-    if "--raw-plan" in sys.argv:
-        asyncio.run(_raw_plan(sys.argv[sys.argv.index("--raw-plan") + 1]))
-        return
     quick = "--quick" in sys.argv
     only = {arg for arg in sys.argv[1:] if arg in ("P5b", "P7")} or {"P5b", "P7"}
     results = [*(p5b(quick) if "P5b" in only else []), *(p7(quick) if "P7" in only else [])]
