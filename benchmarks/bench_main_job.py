@@ -62,9 +62,12 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _spawn(arguments: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    arguments: list[str], env: dict[str, str], logs: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    # ``python -c`` puts the working directory first on sys.path: it picks the package.
     with (logs / "out").open("wb") as out, (logs / "err").open("wb") as err:
-        return subprocess.Popen(arguments, env=env, cwd=ROOT, stdout=out, stderr=err)
+        return subprocess.Popen(arguments, env=env, cwd=cwd, stdout=out, stderr=err)
 
 
 def _check(process: subprocess.Popen[bytes], arguments: list[str], logs: Path) -> None:
@@ -73,14 +76,14 @@ def _check(process: subprocess.Popen[bytes], arguments: list[str], logs: Path) -
         raise RuntimeError(f"{arguments[:4]} failed ({process.returncode}): {error}")
 
 
-def run_measured(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
+def run_measured(arguments: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict[str, Any]:
     """Run a process to its end: wall seconds, and the sum of the own peaks (``VmHWM``, MB) of
     it and of every process it starts, sampled every 50 ms while they run."""
     peaks: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as directory:
         logs = Path(directory)
         started = time.perf_counter()
-        process = _spawn(arguments, env, logs)
+        process = _spawn(arguments, env, logs, cwd)
         while process.poll() is None:
             for pid in _tree(process.pid):
                 peak = peak_rss_mb(pid)
@@ -138,7 +141,7 @@ def _user_sync(tree: Path, cars: int, directory: str) -> dict[str, Any]:
     arguments = [sys.executable, "-c", _RUN_CLI, "sync", "--out", str(out)]
     if cars != 1000:
         arguments += ["--sandbox-cars", str(cars)]
-    return run_measured(arguments, _cli_env(tree))
+    return run_measured(arguments, _cli_env(tree), cwd=tree)
 
 
 def p5b(quick: bool) -> list[Result]:
