@@ -410,13 +410,21 @@ def structure(data: Any, cls: type[T]) -> T:
         raise _decode_error(data, cls, exc) from exc
 
 
+_LIST_HOOKS: dict[Any, tuple[Callable[[Any, Any], Any], Any]] = {}
+"""``list[cls]``'s hook and the type itself, by ``cls``: making ``list[cls]`` and hashing it for
+the lookup cost more than structuring the one or two rows of most list answers."""
+
+
 def structure_list(data: Any, cls: type[T]) -> list[T]:
     """A JSON array of objects as a list of ``cls``."""
     if not isinstance(data, list):
         raise DecodeError(f"expected an array, got {type(data).__name__}", path="$")
-    list_type: Any = list[cls]  # type: ignore[valid-type]
+    found = _LIST_HOOKS.get(cls)
+    if found is None:
+        list_type: Any = list[cls]  # type: ignore[valid-type]
+        found = _LIST_HOOKS[cls] = (_hook(list_type), list_type)
     try:
-        return _hook(list_type)(data, list_type)  # type: ignore[no-any-return]
+        return found[0](data, found[1])  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         hook = _hook(cls)
         for index, item in enumerate(data):
