@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import Result
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-p2.png"
-REPRODUCE = 'python -m pip install -e ".[bench]" && python -m benchmarks --page'
+REPRODUCE = 'python -m pip install -e ".[bench,speed]" && python -m benchmarks --page'
 
 INTRO = """\
 # Benchmarks
@@ -38,22 +40,25 @@ different runs are never compared. Nothing here is asserted in the test suite.
 {reproduce}
 ```
 
-`python -m benchmarks --quick` runs everything in a minute or two (smaller inputs, fewer
-repetitions); `--only P1 P3` runs some of them; each module also runs alone
-(`python -m benchmarks.bench_fleet --quick`). Results go to `benchmarks/results/latest.json` and
-`latest.md`; `--page` rewrites this page and `docs/benchmarks-p2.png`. The `bench` extra brings
-orjson, pydantic (P3's second reference; without it that row is skipped with a note) and
-matplotlib (the plot).
+`python -m benchmarks --quick` runs everything with smaller inputs and fewer repetitions (how
+long each takes, as measured, is in `benchmarks/README.md`); `--only P1 P3` runs some of them;
+each module also runs alone (`python -m benchmarks.bench_fleet --quick`). Results go to
+`benchmarks/results/latest.json` and `latest.md`; `--page` rewrites this page and
+`docs/benchmarks-p2.png`. The `bench` extra brings orjson, pydantic (P3's second reference;
+without it that row is skipped with a note) and matplotlib (the plot); the `speed` extra brings
+msgspec (P3's `[speed]` row).
 
 ## What each benchmark measures
 
 | id | measures | reference, same run | goal |
 | --- | --- | --- | --- |
-| P1 | CPU per request (`getrusage`, user + system, client process only) of `client.cars.get(id)`: token, headers, URL, retry loop, error mapping, decoding into a frozen `Car`; at 1, 16 and 64 requests in flight. The server is a minimal static aiohttp app in a child process, so it costs next to nothing and its CPU is not counted. | raw `aiohttp.ClientSession.get` + `await resp.json()` on the same server and concurrency; also raw aiohttp + `orjson.loads` (the client's decoder with the `speed` extra) | <= 1.10x |
+| P1 | CPU per request (`getrusage`, user + system, client process only) of `client.cars.get(id)`: token, headers, URL, retry loop, error mapping, decoding into a frozen `Car`; at 1, 16 and 64 requests in flight. The server is a minimal static aiohttp app in a child process, so it costs next to nothing and its CPU is not counted. | raw `aiohttp.ClientSession.get` + `await resp.json()` on the same server and concurrency; the strict anchor: raw aiohttp given a prebuilt `yarl.URL`, decoding with `orjson.loads` | <= 1.10x; strict <= 1.05x |
 | P2 | wall time of `client.fleet.snapshot()` of 2,000 cars (about 6,000 requests: pages, each car's products and location, each product's service, each group's members), every answer delayed L = 20 ms by the sandbox (own process), at concurrency C = 16, 64, 256 | the latency bound N·L/C; a raw aiohttp fan-out of the very same N URLs (known up front, one task each, a semaphore of C) | <= 1.10x of N·L/C at C <= 64 |
-| P3 | CPU to decode a 10,000-car `GET /cars` body into `list[Car]` (`orjson.loads` + the generated structure hook); each measurement in a fresh interpreter, so that no side runs on the heap another side left behind | `orjson.loads` alone (dicts); pydantic v2 `TypeAdapter(list[CarModel]).validate_json` of an equivalent frozen model | <= 2.0x orjson; faster than pydantic |
+| P3 | CPU to decode a 10,000-car `GET /cars` body into `list[Car]`: by the converter (`orjson.loads` + the generated structure hook), and with the `speed` extra (`decode_list`: msgspec reads the bytes); each measurement in a fresh interpreter, so that no side runs on the heap another side left behind | `orjson.loads` alone (dicts); pydantic v2 `TypeAdapter(list[CarModel]).validate_json` of an equivalent frozen model | converter <= 2.0x orjson, `[speed]` <= 1.0x; faster than pydantic |
 | P4 | 1,000 concurrent `cars.get` that all find the token due for renewal (sandbox tokens live 2 s) | the token requests the storm makes; the same 1,000 calls with a valid token | exactly 1 token request |
-| P5 | peak RSS of the client process during `flinkey-async sync` (the sync job, each size in a fresh process, sandbox in another) | the same at 10,000 cars | 100,000 / 10,000 <= 1.2x |
+| P5 | the sync process's own peak RSS (`VmHWM`) during the sync job (each size in a fresh process, sandbox in another) | the same at 10,000 cars | 100,000 / 10,000 <= 1.2x |
+| P5b | `flinkey-async sync` exactly as users run it (no credentials: the embedded sandbox), each run a fresh process: the sum of the own peaks (`VmHWM`) of its process and every process it starts; its wall time | the same at 1,000 cars; the command of the baseline commit at 1,000 cars, interleaved | 10,000 / 1,000 <= 1.3x; wall <= 0.6x of the baseline |
+| P7 | `flinkey-async sync` of 1,000 cars against one sandbox in its own process: wall time of the command and its CPU per request (`wait4`) | a raw aiohttp script issuing the very same requests (recorded from one sync; URLs known up front, the same concurrency, bodies read with `orjson.loads` and dropped), interleaved | <= 1.15x, wall and CPU |
 | P6 | import time of `flinkey_async` in a fresh interpreter (interpreter start subtracted) | `import aiohttp` alone | <= 1.3x |
 | OD | OData: building + printing + encoding a 10-clause and a 2-clause query, and parsing filter text | one raw aiohttp request's client CPU (the build must be negligible next to it); an f-string | build < 5 % of a request |
 | SB | the sandbox's own CPU per `GET /cars/{{id}}` (it must not be what the other figures measure) | a bare aiohttp.web handler | report |
@@ -78,15 +83,27 @@ FOOTER = """\
   as an instance of a plain twin class with the same slots (plain attribute stores, which the
   interpreter does itself) and then given its frozen class; what remains is reading, checking
   and storing seven fields per car, which costs a little less than `orjson.loads` of the body.
-  Measured in one process, the ratio moves between 1.8 and 2.6 with the order of the sides,
-  because the memory one side frees makes the next side's allocations cheaper; hence the fresh
-  interpreter per measurement.
+  The twin is the decoder's one way past the attrs `__init__`, kept because it pays: 1.87x
+  `orjson.loads` with it, 2.67x through `__init__` (7 fresh-process rounds, 2026-12-03).
+  With the `speed` extra, msgspec reads the bytes into a camelCase mirror of the model (a
+  Struct, in C, about half the cost of `orjson.loads`) and a generated builder makes the model
+  from it through the same twin: 1.27x `orjson.loads` for 10,000 cars, and a single car in
+  2.4 µs instead of 4.9. msgspec's own attrs support cannot serve: it reads fields only by their
+  attribute names, and `msgspec.convert` costs about 3 µs a call. Measured in one process, the
+  ratio moves between 1.8 and 2.6 with the order of the sides, because the memory one side
+  frees makes the next side's allocations cheaper; hence the fresh interpreter per measurement.
 - **OD**: a typical query (two clauses and a page size) costs under 5 % of a request; ten
   clauses cost about 27 µs, some 15-20 % of a sequential request. Most of it is building some
   40 tree nodes and printing them with correct parentheses and escaping; an f-string passed
   through `urllib.parse.quote`, which escapes nothing inside the literals, costs 40 % of that.
 - **P5** is a ratio of peak memory, not of time: the sync streams pages into its store, so its
-  peak does not grow with the fleet.
+  peak should not grow with the fleet. It reads the process's own `VmHWM`: `ru_maxrss` survives
+  `exec` on Linux, so a child started from the suite reported the suite's peak, and runs before
+  2026-12-03 show exactly 1.000 whatever the sync did (a quick run now: 1.039).
+- **P5b** is the main job as a user meets it: the command, its imports and, today, the embedded
+  sandbox in the same process, whose fleet data grows with the fleet.
+- **P7** is the main job against its physical limit: the same requests from the least code that
+  can send them. Both sides are whole processes, interpreter start and imports included.
 """
 
 
@@ -228,6 +245,10 @@ def write_page(document: dict[str, Any], page: Path = PAGE, plot: Path = PLOT) -
     parts.append("## Latest results\n")
     parts.append(_machine(document) + "\n")
     parts.append(_table(rows) + "\n")
+    from benchmarks.run import goals_table
+
+    parts.append("### Goals\n")
+    parts.append(goals_table([Result(**row) for row in rows]) + "\n")
     parts.append("## P2: how close to the limit\n")
     if image is not None:
         parts.append(f"![P2 wall time against concurrency, with the N·L/C line]({image})\n")

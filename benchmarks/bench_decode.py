@@ -1,15 +1,17 @@
 """P3: decoding a 10,000-car list body, against ``orjson.loads`` alone and against pydantic v2.
 
-Three ways to turn the same bytes (a ``GET /cars`` body of 10,000 cars) into Python, CPU time:
+Four ways to turn the same bytes (a ``GET /cars`` body of 10,000 cars) into Python, CPU time:
 
-* **ours**: what the client does, ``orjson.loads`` then the generated structure hook into a list
-  of frozen, slotted ``Car`` values (exact types checked, camelCase keys mapped);
+* **ours**: the converter, ``orjson.loads`` then the generated structure hook into a list of
+  frozen, slotted ``Car`` values (exact types checked, camelCase keys mapped);
+* **speed**: ``decode_list`` with the ``speed`` extra: msgspec reads the bytes into the same
+  ``Car`` values (skipped, with a note, when msgspec is not installed);
 * **orjson**: ``orjson.loads`` alone, dicts of the same data: the floor any decoder pays;
 * **pydantic**: ``TypeAdapter(list[CarModel]).validate_json`` of an equivalent frozen pydantic v2
   model (same fields, camelCase aliases; pydantic parses the JSON itself). Skipped, with a note,
   when pydantic is not installed (it comes with the ``bench`` extra).
 
-Goals: ours <= 2.0x orjson; ours faster than pydantic (ratio < 1).
+Goals: ours <= 2.0x orjson, speed <= 1.0x orjson; ours faster than pydantic (ratio < 1).
 
 Each measurement runs in a fresh interpreter (the sides alternate, repetition by repetition):
 two decodes to warm up, then the median of five rounds of three decodes, whose values are kept
@@ -36,11 +38,19 @@ import orjson
 from benchmarks._harness import Result, cpu_seconds, markdown_table, ratios, summarize
 from benchmarks.bench_client import car_json
 from flinkey_async import Car
-from flinkey_async._converter import structure_list
+from flinkey_async._converter import decode_list, structure_list
 
 ROOT = Path(__file__).resolve().parent.parent
 CARS = 10_000
-SIDES = ("ours", "orjson", "pydantic")
+SIDES = ("ours", "speed", "orjson", "pydantic")
+
+
+def _have_msgspec() -> bool:
+    try:
+        import msgspec  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _pydantic_decoder() -> Callable[[bytes], Any] | None:
@@ -75,6 +85,10 @@ def _decoder(side: str, payload: bytes) -> Callable[[], object]:
         return lambda: structure_list(orjson.loads(payload), Car)
     if side == "orjson":
         return lambda: orjson.loads(payload)
+    if side == "speed":
+        if not _have_msgspec():
+            raise SystemExit("msgspec is not installed")
+        return lambda: decode_list(payload, Car)
     decode = _pydantic_decoder()
     if decode is None:
         raise SystemExit("pydantic is not installed")
@@ -110,15 +124,14 @@ def _measure_in_child(side: str) -> float:
     return float(out.stdout.strip())
 
 
-def _series(sides: tuple[str, str], repetitions: int) -> tuple[list[float], list[float]]:
-    """Both sides, each measurement in a fresh process, alternating which goes first."""
-    first: list[float] = []
-    second: list[float] = []
+def _series(sides: tuple[str, ...], repetitions: int) -> list[list[float]]:
+    """The sides, each measurement in a fresh process, the order rotating by repetition."""
+    values: list[list[float]] = [[] for _ in sides]
     for repetition in range(repetitions):
-        order = sides if repetition % 2 == 0 else (sides[1], sides[0])
-        for side in order:
-            (first if side == sides[0] else second).append(_measure_in_child(side))
-    return first, second
+        shift = repetition % len(sides)
+        for index in [*range(shift, len(sides)), *range(shift)]:
+            values[index].append(_measure_in_child(sides[index]))
+    return values
 
 
 def _median_ms(values: list[float]) -> float:
@@ -126,8 +139,10 @@ def _median_ms(values: list[float]) -> float:
 
 
 def run(quick: bool = False) -> list[Result]:
-    repetitions = 5 if quick else 11
-    ours, loads = _series(("ours", "orjson"), repetitions)
+    repetitions = 6 if quick else 12
+    speed = _have_msgspec()
+    series = _series(("ours", "orjson", "speed") if speed else ("ours", "orjson"), repetitions)
+    ours, loads = series[0], series[1]
     results = [
         summarize(
             "P3 decode 10,000 cars vs orjson",
@@ -141,6 +156,29 @@ def run(quick: bool = False) -> list[Result]:
             orjson_ms=_median_ms(loads),
         )
     ]
+    if speed:
+        results.append(
+            summarize(
+                "P3 decode 10,000 cars with [speed] vs orjson",
+                "decode_list (msgspec into Car) / orjson.loads (CPU)",
+                ratios(series[2], loads),
+                goal="<= 1.0x",
+                at_most=1.0,
+                speed_ms=_median_ms(series[2]),
+                orjson_ms=_median_ms(loads),
+            )
+        )
+    else:
+        results.append(
+            Result(
+                "P3 decode 10,000 cars with [speed] vs orjson",
+                "skipped: msgspec is not installed (pip install -e '.[speed]')",
+                float("nan"),
+                float("nan"),
+                float("nan"),
+                goal="<= 1.0x",
+            )
+        )
     if _pydantic_decoder() is None:
         results.append(
             Result(

@@ -2,8 +2,11 @@
 
 The sync streams: pages go to the store as they arrive, so its peak memory must not grow with
 the fleet (goal: peak RSS at 100k cars <= 1.2x the peak at 10k). Each size runs in a fresh
-process (``ru_maxrss`` is a high-water mark), against a sandbox in yet another process (a fleet
-of 100k cars costs the sandbox itself a few hundred MB, which must not be counted).
+process, against a sandbox in yet another process (a fleet of 100k cars costs the sandbox itself
+a few hundred MB, which must not be counted). The peak is the process's own high-water mark,
+``VmHWM`` in ``/proc/self/status``: on Linux ``ru_maxrss`` survives ``exec``, so a child started
+from a large parent reports the parent's peak (the suite's 60 MB hid both sizes, and the ratio
+was 1.000 whatever the sync did).
 
 The same runs give the sync's requests per second against a sandbox without latency; one more
 run under ``cProfile`` shows where the client process spends its time.
@@ -32,7 +35,16 @@ from benchmarks.bench_fleet import child_env, client_kwargs, cpu_seconds_of, san
 CONCURRENCY = 32
 
 
-def _rss_mb() -> float:
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's own peak resident memory (``VmHWM``), in MB; ``ru_maxrss`` off Linux."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    if pid != "self":
+        return 0.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -59,7 +71,7 @@ def child(details: dict[str, Any], profile: bool) -> dict[str, Any]:
         out = Path(directory) / "fleet.sqlite"
         import flinkey_async.sync  # noqa: F401 - count the imports in the baseline
 
-        baseline = _rss_mb()
+        baseline = peak_rss_mb()
         cpu0 = time.process_time()
         if profile:
             profiler = cProfile.Profile()
@@ -71,7 +83,7 @@ def child(details: dict[str, Any], profile: bool) -> dict[str, Any]:
             figures = asyncio.run(_sync(details, out))
         figures["client_cpu_s"] = round(time.process_time() - cpu0, 2)
         figures["baseline_rss_mb"] = round(baseline, 1)
-        figures["peak_rss_mb"] = round(_rss_mb(), 1)
+        figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
         figures["store_mb"] = round(out.stat().st_size / 2**20, 1)
     return figures
 
@@ -140,8 +152,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     growth_large = figures[large]["peak_rss_mb"] - figures[large]["baseline_rss_mb"]
     results = [
         summarize(
-            "sync peak memory",
-            f"peak RSS {large:,} cars / {small:,} cars",
+            "P5 sync peak memory",
+            f"client process's own peak RSS (VmHWM), {large:,} cars / {small:,} cars",
             [ratio],
             goal="<= 1.2x",
             at_most=1.2,
@@ -150,7 +162,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             growth_above_imports_mb={small: round(growth_small, 1), large: round(growth_large, 1)},
         ),
         summarize(
-            "sync request rate",
+            "P5 sync request rate",
             "requests/s, sandbox without latency (separate process)",
             [figures[small]["requests_per_second"], figures[large]["requests_per_second"]],
             goal="report",

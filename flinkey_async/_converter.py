@@ -10,6 +10,10 @@ structure hook generated as straight-line code (see :func:`_generate`) when it i
 and kept in the one converter; exact types are checked inline, and the frozen values are built
 through a plain twin class (see :func:`_slot_twin`). When a payload does not fit,
 :func:`structure` walks it again to name the field that broke (``[3].licensePlate``).
+
+:func:`decode` and :func:`decode_list` take the body's bytes: with msgspec installed (the
+``speed`` extra) they read them straight into the models (see :mod:`flinkey_async._msgspec`),
+and a body msgspec does not take comes here, so values and errors are this module's either way.
 ``benchmarks/bench_decode.py`` measures decoding against ``orjson.loads`` and pydantic.
 """
 
@@ -23,6 +27,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from . import _json
 from ._exceptions import DecodeError
 from ._models import (
     Car,
@@ -41,6 +46,8 @@ from ._models import (
 
 __all__ = [
     "converter",
+    "decode",
+    "decode_list",
     "format_datetime",
     "parse_datetime",
     "structure",
@@ -148,13 +155,25 @@ _INLINE_CHECKS: dict[Any, tuple[str, bool]] = {
 }
 
 
-def _settable_slots(cls: type[Any]) -> bool:
-    """Whether setting the slots of a fresh instance is all that ``cls.__init__`` does."""
+def _slot_twin(cls: type[Any]) -> type[Any] | None:
+    """A plain class with exactly the slots of ``cls``, whose instances can become ``cls``'s.
+
+    The one place the decoder builds a model without its ``__init__``, because it halves the
+    cost of a fleet list (``benchmarks/bench_decode.py``, see docs/benchmarks.md). A frozen
+    attrs class refuses ``__setattr__``, so its ``__init__`` sets each slot through a call; on a
+    plain slotted class the interpreter stores attributes itself, and the finished object then
+    takes its real class. That is the same object only when ``__init__`` does nothing but set
+    the slots (no validator, converter, hook, alias or ``init=False``), and CPython allows the
+    ``__class__`` assignment only between classes of the same layout (no ``__weakref__`` slot,
+    no base of its own, no fields in a base). Otherwise None: the model is built by its
+    ``__init__``.
+    """
     if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
-        return False
-    if "__dict__" in dir(cls) or not hasattr(cls, "__slots__"):
-        return False
-    for field in attrs.fields(cls):
+        return None
+    if cls.__bases__ != (object,) or "__dict__" in dir(cls) or not hasattr(cls, "__slots__"):
+        return None
+    fields = attrs.fields(cls)
+    for field in fields:
         if (
             field.validator is not None
             or field.converter is not None
@@ -163,23 +182,9 @@ def _settable_slots(cls: type[Any]) -> bool:
             or field.on_setattr not in (None, attrs.setters.NO_OP)
             or not hasattr(cls.__dict__.get(field.name), "__set__")
         ):
-            return False
-    return True
-
-
-def _slot_twin(cls: type[Any]) -> type[Any] | None:
-    """A plain class with exactly the slots of ``cls``, whose instances can become ``cls``'s.
-
-    A frozen attrs class refuses ``__setattr__``, so its slots can only be set through their
-    descriptors, a call each. On a plain slotted class the interpreter stores attributes itself,
-    several times faster; the finished object then takes its real class. CPython allows that
-    ``__class__`` assignment between classes of the same layout, and this probe asks it: a class
-    with a ``__weakref__`` slot, a base of its own or fields in a base does not qualify (None).
-    """
-    if not _settable_slots(cls) or cls.__bases__ != (object,):
-        return None
+            return None
     slots = tuple(cls.__dict__.get("__slots__", ()))
-    if sorted(slots) != sorted(field.name for field in attrs.fields(cls)):
+    if sorted(slots) != sorted(field.name for field in fields):
         return None
     twin = type(f"_{cls.__name__}Slots", (), {"__slots__": slots, "__module__": __name__})
     try:
@@ -199,10 +204,9 @@ def _generate(
     A fleet list is thousands of objects, and cattrs' generic hooks cost more than decoding the
     JSON itself. The generated code reads each key once, checks exact types inline (the common
     case costs one identity test), calls a hook only for datetimes, enums, numbers sent as
-    strings and nested models, and builds the frozen model through its slot twin (or by setting
-    its slots, or through its ``__init__``, positionally, when that does more than set slots). A
-    value that does not fit raises; :func:`structure` then walks the payload again to name the
-    field.
+    strings and nested models, and builds the frozen model through its slot twin (see
+    :func:`_slot_twin`; else through its ``__init__``, positionally). A value that does not fit
+    raises; :func:`structure` then walks the payload again to name the field.
     """
     hints = attrs.resolve_types(cls)
     namespace: dict[str, Any] = {
@@ -262,25 +266,14 @@ def _generate(
         lines.extend(f"    {v} = g({key!r})" for v, key in optional)
     lines.extend(checks)
     twin = _slot_twin(cls)
-    if twin is not None:
-        # Equivalent to the attrs __init__ of a class without validators, converters or hooks
-        # (see _settable_slots), and about half as costly: plain attribute stores on the twin,
-        # then the object takes its real class.
+    if twin is None:
+        construct = f"_cls({', '.join(names)})"
+    else:
         namespace["_twin"] = twin
         lines.append("o = _twin()")
         lines.extend(f"o.{field.name} = v{index}" for index, field in enumerate(attrs.fields(cls)))
         lines.append("o.__class__ = _cls")
         construct = "o"
-    elif _settable_slots(cls):
-        # The slots set through their descriptors: a third cheaper than the attrs __init__.
-        namespace["_new"] = object.__new__
-        lines.append("o = _new(_cls)")
-        for index, field in enumerate(attrs.fields(cls)):
-            namespace[f"_set{index}"] = cls.__dict__[field.name].__set__
-            lines.append(f"_set{index}(o, v{index})")
-        construct = "o"
-    else:
-        construct = f"_cls({', '.join(names)})"
     body = "\n    ".join(lines)
     many_body = "\n        ".join(lines)
     one = (
@@ -417,13 +410,21 @@ def structure(data: Any, cls: type[T]) -> T:
         raise _decode_error(data, cls, exc) from exc
 
 
+_LIST_HOOKS: dict[Any, tuple[Callable[[Any, Any], Any], Any]] = {}
+"""``list[cls]``'s hook and the type itself, by ``cls``: making ``list[cls]`` and hashing it for
+the lookup cost more than structuring the one or two rows of most list answers."""
+
+
 def structure_list(data: Any, cls: type[T]) -> list[T]:
     """A JSON array of objects as a list of ``cls``."""
     if not isinstance(data, list):
         raise DecodeError(f"expected an array, got {type(data).__name__}", path="$")
-    list_type: Any = list[cls]  # type: ignore[valid-type]
+    found = _LIST_HOOKS.get(cls)
+    if found is None:
+        list_type: Any = list[cls]  # type: ignore[valid-type]
+        found = _LIST_HOOKS[cls] = (_hook(list_type), list_type)
     try:
-        return _hook(list_type)(data, list_type)  # type: ignore[no-any-return]
+        return found[0](data, found[1])  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         hook = _hook(cls)
         for index, item in enumerate(data):
@@ -432,6 +433,66 @@ def structure_list(data: Any, cls: type[T]) -> list[T]:
             except (KeyError, TypeError, ValueError, AttributeError) as item_exc:
                 raise _decode_error(item, cls, item_exc, f"[{index}]") from exc
         raise DecodeError(str(exc), path="$") from exc  # pragma: no cover - defensive
+
+
+_fast_decoders: dict[tuple[Any, bool], Callable[[bytes], Any] | None] = {}
+_fast_errors: tuple[type[Exception], ...] = ()
+
+
+def _fast_decoder(cls: Any, many: bool) -> Callable[[bytes], Any] | None:
+    """msgspec's decoder for ``cls`` (see :mod:`flinkey_async._msgspec`), or None without it.
+
+    msgspec is imported on the first decode, not by ``import flinkey_async``.
+    """
+    global _fast_errors
+    key = (cls, many)
+    if key not in _fast_decoders:
+        try:
+            from . import _msgspec
+        except ImportError:  # the speed extra is not installed
+            _fast_decoders[key] = None
+        else:
+            _fast_errors = _msgspec.errors
+            _fast_decoders[key] = _msgspec.decoder_for(cls, many)
+    return _fast_decoders[key]
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        return _json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError("the body is not JSON") from exc
+
+
+def decode(payload: bytes, cls: type[T]) -> T:
+    """A JSON body as ``cls``: :func:`structure` of the parsed body, built faster with msgspec.
+
+    With msgspec installed, the bytes go straight into the model; a body it does not take goes
+    through :func:`structure`, which builds the same value or raises the same
+    :class:`DecodeError`. A body that is not JSON raises :class:`DecodeError` too.
+    """
+    fast = _fast_decoders.get((cls, False), _MISSING)
+    if fast is _MISSING:
+        fast = _fast_decoder(cls, False)
+    if fast is not None:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except _fast_errors:
+            pass
+    return structure(_loads(payload), cls)
+
+
+def decode_list(payload: bytes, cls: type[T]) -> list[T]:
+    """A JSON array body as a list of ``cls`` (see :func:`decode`)."""
+    fast = _fast_decoders.get((cls, True), _MISSING)
+    if fast is _MISSING:
+        fast = _fast_decoder(cls, True)
+    if fast is not None:
+        try:
+            return fast(payload)  # type: ignore[no-any-return]
+        except _fast_errors:
+            pass
+    return structure_list(_loads(payload), cls)
 
 
 def unstructure(obj: Any) -> Any:

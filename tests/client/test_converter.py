@@ -10,7 +10,8 @@ import pytest
 
 from flinkey_async import Car, DecodeError, Group, Location, Product, Token, User, UserData
 from flinkey_async._converter import (
-    _settable_slots,
+    _generate,
+    _slot_twin,
     converter,
     structure,
     structure_list,
@@ -108,16 +109,16 @@ def test_hooks_live_in_the_one_converter() -> None:
     assert converter.get_structure_hook(list[Car]).__name__ == "structure_many"
 
 
-def test_direct_slot_setting_only_for_plain_classes() -> None:
-    @attrs.frozen
+def test_a_twin_only_where_init_just_sets_slots() -> None:
+    @attrs.frozen(weakref_slot=False)
     class Plain:
         a: int
 
-    @attrs.frozen
+    @attrs.frozen(weakref_slot=False)
     class Validated:
         a: int = attrs.field(validator=attrs.validators.gt(0))
 
-    @attrs.frozen
+    @attrs.frozen(weakref_slot=False)
     class PostInit:
         a: int
 
@@ -128,14 +129,25 @@ def test_direct_slot_setting_only_for_plain_classes() -> None:
     class NoSlots:
         a: int
 
-    assert _settable_slots(Plain)
-    assert not _settable_slots(Validated)
-    assert not _settable_slots(PostInit)
-    assert not _settable_slots(NoSlots)
+    assert _slot_twin(Plain) is not None
+    assert _slot_twin(Validated) is None
+    assert _slot_twin(PostInit) is None
+    assert _slot_twin(NoSlots) is None
+
+
+def test_without_a_twin_init_runs_and_validates() -> None:
+    @attrs.frozen(weakref_slot=False)
+    class Validated:
+        a: int = attrs.field(validator=attrs.validators.gt(0))
+
+    one, many = _generate(converter, Validated, str)
+    assert one({"a": 2}, Validated) == Validated(2)
+    assert many([{"a": 1}, {"a": 3}], list[Validated]) == [Validated(1), Validated(3)]
+    with pytest.raises(ValueError, match="'a' must be > 0"):
+        one({"a": 0}, Validated)
 
 
 def test_models_are_built_through_a_slot_twin() -> None:
-    from flinkey_async._converter import _slot_twin
     from flinkey_async._models import Customer, Service
 
     for cls in (Car, Product, Service, Group, User, UserData, Location, Customer, Token):
@@ -147,8 +159,6 @@ def test_models_are_built_through_a_slot_twin() -> None:
 
 
 def test_no_slot_twin_where_the_layout_differs() -> None:
-    from flinkey_async._converter import _slot_twin
-
     @attrs.frozen  # a __weakref__ slot: CPython refuses the class change
     class WithWeakref:
         a: int
