@@ -52,7 +52,7 @@ from yarl import URL
 from . import _json
 from ._auth import StaticToken, TokenManager, TokenSource
 from ._config import ClientConfig
-from ._converter import structure, structure_list
+from ._converter import decode, decode_list
 from ._decision import Action, Answer, Attempt, Decision, Failure, Nature, Outcome, decide
 from ._exceptions import (
     BadRequestError,
@@ -659,18 +659,13 @@ class Transport:
 
     def decode(self, payload: bytes, cls: type[T], method: str, url: URL) -> T:
         try:
-            data = _json.loads(payload)
-        except ValueError as exc:
-            raise DecodeError("the body is not JSON", method=method, url_path=url.path) from exc
-        try:
-            return structure(data, cls)
+            return decode(payload, cls)
         except DecodeError as exc:
             raise DecodeError(exc.message, path=exc.path, method=method, url_path=url.path) from exc
 
     def decode_list(self, payload: bytes, cls: type[T], method: str, url: URL) -> list[T]:
-        data = self._loads(payload, method, url)
         try:
-            return structure_list(data, cls)
+            return decode_list(payload, cls)
         except DecodeError as exc:
             raise DecodeError(exc.message, path=exc.path, method=method, url_path=url.path) from exc
 
