@@ -2,7 +2,7 @@
 
 One run, per customer:
 
-1. the fleet walk (:class:`~flinkey_async._fleet.FleetWalk`) streams pages and per-entity
+1. the fleet walk (:class:`~flinkey_async._fleet_walk.FleetWalk`) streams pages and per-entity
    answers; each becomes store operations (upserts, and "this is the whole set" for a car's
    products, a group's members...), written in batches of about ``batch_size`` rows, one
    transaction each, on the store's thread while the next requests are in flight;
@@ -28,14 +28,12 @@ import attrs
 
 from .._engine import DEFAULT_CONCURRENCY, BoundedRunner
 from .._exceptions import TransportError
-from .._fleet import (
-    DEFAULT_ATTEMPTS,
+from .._fleet_events import (
     CarLocation,
     CarProducts,
     CarsPage,
     Failure,
     FleetEvent,
-    FleetWalk,
     GroupMembers,
     GroupsListed,
     ProductService,
@@ -44,6 +42,8 @@ from .._fleet import (
     WalkEnd,
     is_retryable,
 )
+from .._fleet_kinds import GROUP_SERVICES, GROUP_USERS, PRODUCT_SERVICE, JobKind
+from .._fleet_walk import DEFAULT_ATTEMPTS, FleetWalk
 from .._models import Customer
 from .._paging import DEFAULT_PAGE_SIZE
 from ..odata import Query
@@ -435,7 +435,7 @@ class SyncJob:
         walk = self._new_walk(cid)
         end = await self._consume(walk, cid)
         listed = end.listed
-        member_failures = {f.what for f in end.failures}
+        failed: set[JobKind | None] = {f.kind for f in end.failures}
 
         self.progress.phase = "settling deletions"
         confirm: dict[str, list[int]] = {}
@@ -454,15 +454,13 @@ class SyncJob:
                 product_ids=confirm.get("products", ()),
             )
             end = await self._consume(check, cid)
-            member_failures |= {f.what for f in end.failures}
+            failed |= {f.kind for f in end.failures}
         if "groups" in listed:
             await self.store.mark_vanished("groups", cid)
-            if not member_failures & {"group users"}:
+            # Users and services are known from these lists only: one that failed may hide some.
+            if GROUP_USERS not in failed:
                 await self.store.mark_vanished("users", cid)
-            if "products" in listed and not member_failures & {
-                "group services",
-                "product service",
-            }:
+            if "products" in listed and not failed & {GROUP_SERVICES, PRODUCT_SERVICE}:
                 await self.store.mark_vanished("services", cid)
 
     def _new_walk(self, cid: int, **kwargs: Any) -> FleetWalk:
