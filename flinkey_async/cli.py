@@ -759,10 +759,6 @@ async def _opened_store(settings: Settings) -> AsyncIterator[SqliteStore | Jsonl
         await store.close()
 
 
-_SANDBOX_STOP_SECONDS = 10.0
-"""How long the sandbox process gets to stop after SIGTERM before it is killed."""
-
-
 @contextlib.asynccontextmanager
 async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     """The embedded sandbox, served by a process of its own; its details (first line, JSON).
@@ -808,22 +804,18 @@ async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    """Stop a child process: SIGTERM, then SIGKILL if it lingers or the wait is cut short."""
+    """End the sandbox process and wait for it.
+
+    It is killed, not asked to stop: its fleet lives in its memory only, so there is nothing to
+    save, and a graceful exit would spend a good part of a second freeing that memory object by
+    object. The kill comes first, so a wait cut short leaves nothing running.
+    """
+    if process.stdin is not None:
+        process.stdin.close()
     if process.returncode is None:
-        try:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            await asyncio.wait_for(process.wait(), _SANDBOX_STOP_SECONDS)
-        except BaseException:  # timed out, or cancelled: never leave it running
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            if not isinstance(process.returncode, int):
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(process.wait())
-            raise
-        finally:
-            if process.stdin is not None:
-                process.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
 
 async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
