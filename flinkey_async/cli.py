@@ -755,8 +755,28 @@ async def _opened_store(settings: Settings) -> AsyncIterator[SqliteStore | Jsonl
         raise CliError(str(exc), EXIT_STORE) from None
     try:
         yield store
+    except BaseException as exc:
+        if store.run_id is None:  # ended before the sync began (the sandbox did not start...)
+            await _record_unstarted(store, exc, settings)
+        raise
     finally:
         await store.close()
+
+
+async def _record_unstarted(
+    store: SqliteStore | JsonlStore, exc: BaseException, settings: Settings
+) -> None:
+    """Record a run that ended before the sync began, so that the store says why it is empty."""
+    interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+    errors = (
+        [] if interrupted else [{"what": "run", "error": type(exc).__name__, "message": str(exc)}]
+    )
+    source = settings.base_url or ("" if settings.live else "embedded sandbox")
+    try:
+        await store.begin_run(source=source, customer_ids=[])
+        await store.end_run("interrupted" if interrupted else "failed", {}, errors)
+    except Exception as error:  # the original error is the one to report
+        exc.add_note(f"recording the run failed too: {error}")
 
 
 @contextlib.asynccontextmanager

@@ -714,6 +714,25 @@ def test_ctrl_c_while_the_sandbox_starts_stops_it(tmp_path: Path) -> None:
     ]
     assert stdout == ""  # interrupted before the banner
     assert not _running(sandbox)
+    # The store was opened first; it says the run was interrupted before it began.
+    runs = "select count(*) from sync_runs where status = 'interrupted'"
+    assert count(tmp_path / "fleet.sqlite", runs) == 1
+
+
+def test_a_sandbox_that_cannot_start_is_one_line_and_a_failed_run(tmp_path: Path) -> None:
+    broken = tmp_path / "site"
+    broken.mkdir()
+    (broken / "jwt.py").write_text("raise ModuleNotFoundError(\"No module named 'jwt'\")\n")
+    env = _env()
+    env["PYTHONPATH"] = f"{broken}{os.pathsep}{env['PYTHONPATH']}"
+    result = flinkey("sync", env=env, cwd=tmp_path)
+    assert result.returncode == cli.EXIT_USAGE
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the embedded sandbox did not start (")
+    assert line.endswith("install the extra: python -m pip install 'flinkey-async[cli,sandbox]'")
+    assert result.stdout == ""
+    runs = "select count(*) from sync_runs where status = 'failed'"
+    assert count(tmp_path / "fleet.sqlite", runs) == 1
 
 
 @needs_proc
