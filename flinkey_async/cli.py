@@ -1000,12 +1000,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(arguments)
     except KeyboardInterrupt:
-        if argv is None:  # the program is ending: a second Ctrl-C must not print a traceback
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ending(argv)
         sandbox = bool(arguments) and arguments[0] == "sandbox"
         with contextlib.suppress(OSError):
             print("interrupted" if sandbox else _INTERRUPTED, file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    finally:
+        _ending(argv)
+
+
+def _ending(argv: Sequence[str] | None) -> None:
+    """As the program ends (not a call with arguments), a late Ctrl-C must not print a traceback."""
+    if argv is None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _main(arguments: list[str]) -> int:
