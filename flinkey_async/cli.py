@@ -788,14 +788,7 @@ async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     the terminal reaches the sync only, which stops it on every way out; it also stops when its
     standard input closes, so that it never outlives a sync that was killed.
     """
-    command = [
-        sys.executable, "-m", "flinkey_async.sandbox",
-        "--port", "0",
-        "--cars", str(settings.sandbox_cars),
-        "--seed", str(settings.sandbox_seed),
-        "--format", "json",
-        "--stop-on-eof",
-    ]  # fmt: skip
+    command = _sandbox_command(settings)
     with tempfile.TemporaryFile() as errors:
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -821,6 +814,18 @@ async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
             yield json.loads(line)
         finally:
             await _stop(process)
+
+
+def _sandbox_command(settings: Settings) -> list[str]:
+    """The embedded sandbox's process: the sync's fleet, on a free port, details as JSON."""
+    return [
+        sys.executable, "-m", "flinkey_async.sandbox",
+        "--port", "0",
+        "--cars", str(settings.sandbox_cars),
+        "--seed", str(settings.sandbox_seed),
+        "--format", "json",
+        "--stop-on-eof",
+    ]  # fmt: skip
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
