@@ -811,7 +811,13 @@ async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
                     else ""
                 )
                 raise CliError(f"the embedded sandbox did not start ({why}){hint}", EXIT_USAGE)
-            yield json.loads(line)
+            try:
+                details: dict[str, Any] = json.loads(line)
+            except ValueError:
+                raise CliError(
+                    f"the embedded sandbox did not start (it printed {line[:80]!r})", EXIT_USAGE
+                ) from None
+            yield details
         finally:
             await _stop(process)
 

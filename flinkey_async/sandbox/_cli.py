@@ -158,7 +158,8 @@ async def serve_forever(
         watched.append(signum)
     stdin: asyncio.BaseTransport | None = None
     if stop_on_eof:
-        with contextlib.suppress(OSError, ValueError):  # not a pipe: nothing to watch
+        # Not a pipe, or a loop that cannot watch one: nothing to watch.
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
             stdin, _ = await loop.connect_read_pipe(lambda: _EndOfInput(stop), sys.stdin)
     try:
         async with Sandbox(
