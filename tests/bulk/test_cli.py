@@ -735,13 +735,18 @@ def test_a_sandbox_that_cannot_start_is_one_line_and_a_failed_run(tmp_path: Path
     assert count(tmp_path / "fleet.sqlite", runs) == 1
 
 
-@needs_proc
-def test_the_sandbox_runs_in_its_own_process_and_stops_with_the_sync(tmp_path: Path) -> None:
-    process = subprocess.Popen(
+def _slow_sandbox_sync(cwd: Path, stderr: int) -> subprocess.Popen[str]:
+    """A sync of the embedded sandbox slow enough to be caught running (stdout piped)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "flinkey_async.cli", "sync", "--sandbox-cars", "300",
          "--concurrency", "1", "--rate", "50", "--progress", "none"],
-        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True,
     )  # fmt: skip
+
+
+@needs_proc
+def test_the_sandbox_runs_in_its_own_process_and_stops_with_the_sync(tmp_path: Path) -> None:
+    process = _slow_sandbox_sync(tmp_path, stderr=subprocess.PIPE)
     assert process.stdout is not None
     banner = process.stdout.readline()
     assert banner.startswith("No FLINKEY_* credentials set: syncing from the embedded sandbox")
@@ -759,11 +764,7 @@ def test_the_sandbox_runs_in_its_own_process_and_stops_with_the_sync(tmp_path: P
 
 @needs_proc
 def test_a_killed_sync_leaves_no_sandbox_running(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flinkey_async.cli", "sync", "--sandbox-cars", "300",
-         "--concurrency", "1", "--rate", "50", "--progress", "none"],
-        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+    process = _slow_sandbox_sync(tmp_path, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     assert process.stdout.readline().startswith("No FLINKEY_* credentials set")
     [sandbox] = _children(process.pid)
