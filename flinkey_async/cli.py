@@ -15,12 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import importlib
+import json
 import logging
 import os
+import signal
 import sys
+import tempfile
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -40,7 +45,7 @@ from ._exceptions import (
 
 if TYPE_CHECKING:
     from ._client import FlinkeyClient
-    from .sync import SyncJob, SyncReport
+    from .sync import JsonlStore, SqliteStore, SyncJob, SyncReport
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -183,11 +188,23 @@ environment:
 
 reading the result:
   sqlite3 fleet.sqlite "select count(*) from cars where deleted_in_run is null"
-  Tables: cars, products, services, groups, users, customers, locations, car_products,
-  product_services, group_cars, group_users, group_services, group_products, sync_runs.
+{{tables}}
 
 {_exit_codes_epilog()}
 """
+
+
+def _tables_epilog() -> str:
+    from .sync._schema import TABLES
+
+    return "\n".join(
+        textwrap.wrap(
+            f"Tables: {', '.join([*TABLES, 'sync_runs'])}.",
+            width=94,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sync",
         help="copy the fleet into SQLite or JSON Lines (the main job)",
         description=_SYNC_DESCRIPTION,
-        epilog=_SYNC_EPILOG,
+        epilog=_SYNC_EPILOG.format(tables=_tables_epilog()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     output = sync.add_argument_group("output")
@@ -335,6 +352,11 @@ class Settings:
     """FLINKEY_* settings present but not used (with ``--sandbox``)."""
 
 
+def _has_control_character(text: str) -> bool:
+    """C0, DEL or C1: never part of a key, a name or a URL, and refused in an HTTP header."""
+    return any(c < " " or "\x7f" <= c <= "\x9f" for c in text)
+
+
 def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
     """Options over environment. Any of the live settings asks for a live sync; all are needed.
 
@@ -369,6 +391,14 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
             customer = _customer(env["FLINKEY_CUSTOMER_ID"])
         except argparse.ArgumentTypeError as exc:
             raise CliError(f"FLINKEY_CUSTOMER_ID: {exc}", EXIT_USAGE) from None
+    for name, value in values.items():
+        if value is not None and _has_control_character(value):
+            # Checked here as well as by the client, to name where the value came from.
+            raise CliError(
+                f"{given.get(name, name)} contains a control character (a line break read "
+                "with it from a file?)",
+                EXIT_USAGE,
+            )
     api_key = values["FLINKEY_API_KEY"]
     username = values["FLINKEY_USERNAME"]
     password = values["FLINKEY_PASSWORD"]
@@ -416,23 +446,18 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
 
 # -- progress --------------------------------------------------------------------------------
 
-_KINDS = (
-    "cars",
-    "products",
-    "groups",
-    "locations",
-    "car_products",
-    "product_services",
-    "group_cars",
-    "group_users",
-    "group_services",
-    "group_products",
-)
+
+def _counted(job: SyncJob) -> list[tuple[str, int]]:
+    """The tables the run has received rows for so far, in the schema's order."""
+    from .sync._schema import TABLES
+
+    entities = job.progress.entities
+    return [(name, entities[name]) for name in TABLES if entities.get(name)]
 
 
 def _plain_status(job: SyncJob, started: float, requests0: int) -> str:
     p = job.progress
-    parts = [f"{kind} {p.entities.get(kind, 0)}" for kind in _KINDS if p.entities.get(kind)]
+    parts = [f"{kind} {count}" for kind, count in _counted(job)]
     rate = (job.requests - requests0) / max(time.monotonic() - started, 1e-9)
     return (
         f"[{time.monotonic() - started:6.1f}s] {p.phase}: "
@@ -503,8 +528,8 @@ class _Progress:
         table = Table(title=title, show_header=True, header_style="bold")
         table.add_column("entity")
         table.add_column("received", justify="right")
-        for kind in _KINDS:
-            table.add_row(kind, f"{p.entities.get(kind, 0):,}")
+        for kind, count in _counted(job):
+            table.add_row(kind, f"{count:,}")
         requests = job.requests - requests0
         table.add_section()
         table.add_row("requests", f"{requests:,}")
@@ -535,21 +560,15 @@ def _have_rich() -> bool:
 
 # -- summary ---------------------------------------------------------------------------------
 
-_SUMMARY_TABLES = (
-    "customers",
-    "cars",
-    "products",
-    "services",
-    "groups",
-    "users",
-    "locations",
-    "car_products",
-    "product_services",
-    "group_cars",
-    "group_users",
-    "group_services",
-    "group_products",
-)
+
+def _summary_tables(report: SyncReport) -> Iterator[tuple[str, dict[str, int]]]:
+    """Every table of the store with its changes (customers only when the run synced them)."""
+    from .sync._schema import TABLES
+
+    for name in TABLES:
+        changes = report.changes.get(name, {})
+        if name != "customers" or changes.get("alive"):
+            yield name, changes
 
 
 def summary_lines(report: SyncReport, out: Path) -> Iterator[str]:
@@ -557,10 +576,7 @@ def summary_lines(report: SyncReport, out: Path) -> Iterator[str]:
     header = f"{'table':<17} {'rows':>8} {'new':>7} {'updated':>8} {'deleted':>8}"
     yield header
     yield "-" * len(header)
-    for table in _SUMMARY_TABLES:
-        c = report.changes.get(table, {})
-        if table == "customers" and not c.get("alive"):
-            continue
+    for table, c in _summary_tables(report):
         yield (
             f"{table:<17} {c.get('alive', 0):>8,} {c.get('new', 0):>7,} "
             f"{c.get('updated', 0):>8,} {c.get('deleted', 0):>8,}"
@@ -587,10 +603,7 @@ def _print_summary(report: SyncReport, out: Path, stream: TextIO, use_rich: bool
             ("deleted", "right"),
         ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for name in _SUMMARY_TABLES:
-            c = report.changes.get(name, {})
-            if name == "customers" and not c.get("alive"):
-                continue
+        for name, c in _summary_tables(report):
             table.add_row(
                 name,
                 *(f"{c.get(k, 0):,}" for k in ("alive", "new", "updated", "deleted")),
@@ -715,10 +728,133 @@ def _sandbox_line(settings: Settings, base_url: str) -> str:
 # -- the sync command --------------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def _opened_store(settings: Settings) -> AsyncIterator[SqliteStore | JsonlStore]:
+    """The store ``--out`` names, open and locked: the first thing a sync does.
+
+    Opened before the sandbox starts or anything is printed, so that an output that cannot be
+    written, or one another sync holds, is the only thing reported. The parent directory must
+    exist: a mistyped path is an error, not a new tree of directories.
+    """
+    from .sync import JsonlStore, SqliteStore, StoreBusyError, StoreError
+
+    out = settings.out
+    parent = out.parent
+    if not parent.exists():
+        raise CliError(f"cannot open {out}: the directory {parent} does not exist", EXIT_STORE)
+    if not parent.is_dir():
+        raise CliError(f"cannot open {out}: {parent} is not a directory", EXIT_STORE)
+    store: SqliteStore | JsonlStore = (
+        SqliteStore(out) if settings.format == "sqlite" else JsonlStore(out)
+    )
+    try:
+        await store.open()
+    except StoreBusyError as exc:
+        raise CliError(str(exc), EXIT_BUSY) from None
+    except StoreError as exc:
+        raise CliError(str(exc), EXIT_STORE) from None
+    try:
+        yield store
+    except BaseException as exc:
+        if store.run_id is None:  # ended before the sync began (the sandbox did not start...)
+            await _record_unstarted(store, exc, settings)
+        raise
+    finally:
+        await store.close()
+
+
+async def _record_unstarted(
+    store: SqliteStore | JsonlStore, exc: BaseException, settings: Settings
+) -> None:
+    """Record a run that ended before the sync began, so that the store says why it is empty."""
+    interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+    errors = (
+        [] if interrupted else [{"what": "run", "error": type(exc).__name__, "message": str(exc)}]
+    )
+    source = settings.base_url or ("" if settings.live else "embedded sandbox")
+    try:
+        await store.begin_run(source=source, customer_ids=[])
+        await store.end_run("interrupted" if interrupted else "failed", {}, errors)
+    except Exception as error:  # the original error is the one to report
+        exc.add_note(f"recording the run failed too: {error}")
+
+
+@contextlib.asynccontextmanager
+async def _sandbox_process(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """The embedded sandbox, served by a process of its own; its details (first line, JSON).
+
+    In its own process the sandbox's handlers and fleet generation do not compete with the
+    sync for one event loop and one core. It runs in a session of its own, so that a Ctrl-C at
+    the terminal reaches the sync only, which stops it on every way out; it also stops when its
+    standard input closes, so that it never outlives a sync that was killed.
+    """
+    command = _sandbox_command(settings)
+    with tempfile.TemporaryFile() as errors:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+            start_new_session=True,
+        )
+        try:
+            assert process.stdout is not None
+            line = await process.stdout.readline()
+            if not line:
+                await process.wait()
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines()
+                why = said[-1] if said else f"exit status {process.returncode}"
+                hint = (
+                    "; install the extra: python -m pip install 'flinkey-async[cli,sandbox]'"
+                    if "ModuleNotFoundError" in why or "ImportError" in why
+                    else ""
+                )
+                raise CliError(f"the embedded sandbox did not start ({why}){hint}", EXIT_USAGE)
+            try:
+                details: dict[str, Any] = json.loads(line)
+            except ValueError:
+                raise CliError(
+                    f"the embedded sandbox did not start (it printed {line[:80]!r})", EXIT_USAGE
+                ) from None
+            yield details
+        finally:
+            await _stop(process)
+
+
+def _sandbox_command(settings: Settings) -> list[str]:
+    """The embedded sandbox's process: the sync's fleet, on a free port, details as JSON."""
+    return [
+        sys.executable, "-m", "flinkey_async.sandbox",
+        "--port", "0",
+        "--cars", str(settings.sandbox_cars),
+        "--seed", str(settings.sandbox_seed),
+        "--format", "json",
+        "--stop-on-eof",
+    ]  # fmt: skip
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """End the sandbox process and wait for it.
+
+    It is killed, not asked to stop: its fleet lives in its memory only, so there is nothing to
+    save, and a graceful exit would spend a good part of a second freeing that memory object by
+    object. The kill comes first, so a wait cut short leaves nothing running.
+    """
+    if process.stdin is not None:
+        process.stdin.close()
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
 async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
-    from .sync import JsonlStore, SqliteStore, StoreBusyError, StoreError, SyncJob
+    from .sync import StoreError, SyncJob
 
     async with contextlib.AsyncExitStack() as stack:
+        client: FlinkeyClient | None = None
+        customers: int | Literal["all"] | None = settings.customer
         if settings.live:
             assert settings.api_key is not None
             kwargs: dict[str, Any] = {
@@ -729,46 +865,35 @@ async def _sync(settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
             }
             if settings.base_url:
                 kwargs["base_url"] = settings.base_url
-            customers: int | Literal["all"] | None = settings.customer
-            client = _client(settings, kwargs)
+            client = _client(settings, kwargs)  # a refused setting: before anything is opened
+            await stack.enter_async_context(client)
+        store = await stack.enter_async_context(_opened_store(settings))
+        if client is not None:
             where = str(client.base_url)
             print(f"Syncing from {where} into {settings.out} ({settings.format})", file=stdout)
         else:
-            try:
-                from .sandbox import Sandbox
-            except ImportError as exc:
-                raise CliError(
-                    f"the embedded sandbox is not available ({exc}); install the extra: "
-                    "python -m pip install 'flinkey-async[cli,sandbox]'",
-                    EXIT_USAGE,
-                ) from None
-            sandbox = await stack.enter_async_context(
-                Sandbox(cars=settings.sandbox_cars, seed=settings.sandbox_seed)
-            )
-            kwargs = sandbox.client_kwargs()
-            customers = settings.customer
-            if isinstance(customers, int) and customers not in sandbox.customer_ids:
+            sandbox = await stack.enter_async_context(_sandbox_process(settings))
+            sandbox_customers: list[int] = sandbox["customer_ids"]
+            if isinstance(customers, int) and customers not in sandbox_customers:
                 why = "--sandbox" if settings.sandbox_forced else "no FLINKEY_* credentials set"
                 raise CliError(
-                    f"the sandbox has customers {', '.join(map(str, sandbox.customer_ids))}, "
+                    f"the sandbox has customers {', '.join(map(str, sandbox_customers))}, "
                     f"not {customers} (this is the embedded sandbox: {why})",
                     EXIT_USAGE,
                 )
-            where = sandbox.base_url
-            client = _client(settings, kwargs)
+            where = sandbox["base_url"]
+            client = _client(
+                settings,
+                {
+                    "api_key": sandbox["api_key"],
+                    "username": sandbox["username"],
+                    "password": sandbox["password"],
+                    "customer_id": sandbox_customers[0],
+                    "base_url": where,
+                },
+            )
+            await stack.enter_async_context(client)
             print(_sandbox_line(settings, where), file=stdout, flush=True)
-        await stack.enter_async_context(client)
-        store: SqliteStore | JsonlStore
-        if settings.format == "sqlite":
-            store = SqliteStore(settings.out)
-        else:
-            store = JsonlStore(settings.out)
-        try:
-            await stack.enter_async_context(store)
-        except StoreBusyError as exc:
-            raise CliError(str(exc), EXIT_BUSY) from None
-        except StoreError as exc:
-            raise CliError(str(exc), EXIT_STORE) from None
         # --rate is the client's rate_limit (every HTTP attempt), not the runner's call rate.
         job = SyncJob(
             client,
@@ -825,25 +950,83 @@ def _library_logging(verbose: int, stream: TextIO) -> Iterator[None]:
         logger.propagate = saved[1]
 
 
+@contextlib.contextmanager
+def _collecting_less() -> Iterator[None]:
+    """Fewer garbage collections during the sync: it allocates many small objects that live
+    until their page is written, so the default thresholds scan them over and over for no
+    garbage. The objects of the imports are frozen out of the scans altogether.
+    """
+    saved = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, saved[1], saved[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+
+
+GC_THRESHOLD = 50_000
+"""Allocations between two young-generation collections during a sync (CPython's default: 700)."""
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (the ``speed`` extra), else asyncio's."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def _run_sync(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         settings = settings_from(args, dict(os.environ))
-        with _library_logging(settings.verbose, stderr):
-            return asyncio.run(_sync(settings, stdout, stderr))
+        # The heavy imports, before the event loop starts: a Ctrl-C during them stops at once
+        # (in the loop it would only cancel the run once they are done).
+        importlib.import_module(".sync", __package__)
+        with (
+            _library_logging(settings.verbose, stderr),
+            _collecting_less(),
+            asyncio.Runner(loop_factory=_loop_factory()) as runner,
+        ):
+            return runner.run(_sync(settings, stdout, stderr))
     except CliError as exc:
         print(f"error: {exc}", file=stderr)
         return exc.status
-    except KeyboardInterrupt:
-        print(
-            "interrupted: the store is consistent; run the sync again to complete it",
-            file=stderr,
-        )
-        return EXIT_INTERRUPTED
+
+
+_INTERRUPTED = "interrupted: the store is consistent; run the sync again to complete it"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``flinkey-async``; returns the exit status."""
+    """Entry point of ``flinkey-async``; returns the exit status.
+
+    A Ctrl-C at any moment after the package is imported (parsing, the imports of the sync,
+    opening the store, the run) ends with one line and status 130: a run in progress is
+    cancelled and recorded as ``interrupted`` first.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(arguments)
+    except KeyboardInterrupt:
+        _ending(argv)
+        sandbox = bool(arguments) and arguments[0] == "sandbox"
+        with contextlib.suppress(OSError):
+            print("interrupted" if sandbox else _INTERRUPTED, file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    finally:
+        _ending(argv)
+
+
+def _ending(argv: Sequence[str] | None) -> None:
+    """As the program ends (not a call with arguments), a late Ctrl-C must not print a traceback."""
+    if argv is None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _main(arguments: list[str]) -> int:
     if arguments and arguments[0] == "sandbox":
         try:
             from .sandbox._cli import main as sandbox_main

@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="how to print the details"
     )
+    parser.add_argument(
+        "--stop-on-eof",
+        action="store_true",
+        help="also stop when standard input (a pipe) closes: a program that starts the sandbox "
+        "as its child leaves no sandbox behind, even when it is killed",
+    )
 
 
 def build_parser(prog: str = "flinkey-async sandbox") -> argparse.ArgumentParser:
@@ -134,10 +140,12 @@ async def serve_forever(
     output: TextIO | None = None,
     stop: asyncio.Event | None = None,
     ready: Callable[[Sandbox], None] | None = None,
+    stop_on_eof: bool = False,
 ) -> None:
     """Run a sandbox, print its details to ``output`` (stdout), serve until stopped.
 
-    Stops when ``stop`` is set or on SIGINT/SIGTERM (where the loop can watch signals).
+    Stops when ``stop`` is set or on SIGINT/SIGTERM (where the loop can watch signals), and
+    with ``stop_on_eof`` when standard input closes.
     """
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,6 +156,11 @@ async def serve_forever(
         except (NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
             continue
         watched.append(signum)
+    stdin: asyncio.BaseTransport | None = None
+    if stop_on_eof:
+        # Not a pipe, or a loop that cannot watch one: nothing to watch.
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            stdin, _ = await loop.connect_read_pipe(lambda: _EndOfInput(stop), sys.stdin)
     try:
         async with Sandbox(
             cars=cars,
@@ -173,6 +186,21 @@ async def serve_forever(
     finally:
         for signum in watched:
             loop.remove_signal_handler(signum)
+        if stdin is not None:
+            stdin.close()
+
+
+class _EndOfInput(asyncio.Protocol):
+    """Sets ``stop`` when the pipe on standard input closes (its writer ended or died)."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+
+    def eof_received(self) -> None:
+        self._stop.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop.set()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -200,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
                 username=args.username,
                 password=args.password,
                 fmt=args.format,
+                stop_on_eof=args.stop_on_eof,
             )
         )
     except KeyboardInterrupt:  # a second Ctrl+C, or a platform without signal handlers

@@ -2,7 +2,7 @@
 
 One run, per customer:
 
-1. the fleet walk (:class:`~flinkey_async._fleet.FleetWalk`) streams pages and per-entity
+1. the fleet walk (:class:`~flinkey_async._fleet_walk.FleetWalk`) streams pages and per-entity
    answers; each becomes store operations (upserts, and "this is the whole set" for a car's
    products, a group's members...), written in batches of about ``batch_size`` rows, one
    transaction each, on the store's thread while the next requests are in flight;
@@ -28,14 +28,12 @@ import attrs
 
 from .._engine import DEFAULT_CONCURRENCY, BoundedRunner
 from .._exceptions import TransportError
-from .._fleet import (
-    DEFAULT_ATTEMPTS,
+from .._fleet_events import (
     CarLocation,
     CarProducts,
     CarsPage,
     Failure,
     FleetEvent,
-    FleetWalk,
     GroupMembers,
     GroupsListed,
     ProductService,
@@ -44,6 +42,8 @@ from .._fleet import (
     WalkEnd,
     is_retryable,
 )
+from .._fleet_kinds import GROUP_SERVICES, GROUP_USERS, PRODUCT_SERVICE, JobKind
+from .._fleet_walk import DEFAULT_ATTEMPTS, FleetWalk
 from .._models import Customer
 from .._paging import DEFAULT_PAGE_SIZE
 from ..odata import Query
@@ -276,8 +276,9 @@ class SyncJob:
     async def run(self) -> SyncReport:
         """Run the sync once and report.
 
-        Bad credentials, an unreachable host and other errors no retry fixes raise: from the
-        first request, before a run is recorded, or later with the run recorded as ``failed``.
+        Bad credentials, an unreachable host and other errors no retry fixes raise, with the run
+        recorded as ``failed`` (from the first request on: a run that never reached the API is
+        recorded too, with no rows).
         Cancellation records the run as ``interrupted`` and propagates. Failures of single
         requests do not raise: the run ends ``partial``.
         """
@@ -287,7 +288,15 @@ class SyncJob:
         self.progress = SyncProgress()
         self._failures = []
         self._gone_customers = []
-        customers = await self._resolve_customers()
+        asked = self._asked_ids()
+        try:
+            customers = await self._resolve_customers(asked)
+        except BaseException as exc:
+            # Nothing reached the store yet; the run is still recorded, so that a store opened
+            # for a sync that could not reach the API says why it is empty.
+            customers = [] if asked == "all" else asked
+            await self._record_end(exc, customers, started, requests0, retries0, begin=True)
+            raise
         await self.store.begin_run(source=str(self.client.base_url), customer_ids=customers)
         try:
             if self.customer_ids == "all":
@@ -295,23 +304,7 @@ class SyncJob:
             for cid in customers:
                 await self._sync_customer(cid)
         except BaseException as exc:
-            interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-            error = (
-                []
-                if interrupted
-                else [{"what": "run", "error": type(exc).__name__, "message": str(exc)}]
-            )
-            try:
-                await self._close_run(
-                    "interrupted" if interrupted else "failed",
-                    customers,
-                    started,
-                    error,
-                    requests0,
-                    retries0,
-                )
-            except Exception as close_error:  # the original error is the one to report
-                exc.add_note(f"recording the run failed too: {close_error}")
+            await self._record_end(exc, customers, started, requests0, retries0)
             raise
         return await self._close_run(
             "ok" if not self._failures else "partial",
@@ -321,6 +314,37 @@ class SyncJob:
             requests0,
             retries0,
         )
+
+    async def _record_end(
+        self,
+        exc: BaseException,
+        customers: list[int],
+        started: float,
+        requests0: int,
+        retries0: int,
+        *,
+        begin: bool = False,
+    ) -> None:
+        """Record a run that ``exc`` ended: ``interrupted`` (cancelled), else ``failed``."""
+        interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        error = (
+            []
+            if interrupted
+            else [{"what": "run", "error": type(exc).__name__, "message": str(exc)}]
+        )
+        try:
+            if begin:
+                await self.store.begin_run(source=str(self.client.base_url), customer_ids=customers)
+            await self._close_run(
+                "interrupted" if interrupted else "failed",
+                customers,
+                started,
+                error,
+                requests0,
+                retries0,
+            )
+        except Exception as close_error:  # the original error is the one to report
+            exc.add_note(f"recording the run failed too: {close_error}")
 
     async def _close_run(
         self,
@@ -358,23 +382,27 @@ class SyncJob:
             seconds=seconds,
         )
 
-    async def _resolve_customers(self) -> list[int]:
-        self.progress.phase = "connecting"
+    def _asked_ids(self) -> list[int] | Literal["all"]:
+        """The customers asked for (``"all"``: listed by the API); refused before any request."""
         if self.customer_ids == "all":
-            customers = await self._persist(self.client.customers.list)
-            self._customers = customers
-            return [c.id for c in customers]
+            return "all"
         if self.customer_ids is None:
             cid = self.client.customer_id
             if cid is None:
                 raise ValueError("no customer: pass customer_ids or give the client a customer_id")
-            ids = [cid]
-        else:
-            ids = list(self.customer_ids)
+            return [cid]
+        return list(self.customer_ids)
+
+    async def _resolve_customers(self, asked: list[int] | Literal["all"]) -> list[int]:
+        self.progress.phase = "connecting"
+        if asked == "all":
+            customers = await self._persist(self.client.customers.list)
+            self._customers = customers
+            return [c.id for c in customers]
         # One cheap request first: bad credentials or an unreachable host fail here, clearly,
         # before any work is started.
-        await self._persist(lambda: self.client.cars.list(Query().top(1), customer_id=ids[0]))
-        return ids
+        await self._persist(lambda: self.client.cars.list(Query().top(1), customer_id=asked[0]))
+        return asked
 
     async def _persist(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, tried again like the walk's requests when the service failed transiently.
@@ -407,7 +435,7 @@ class SyncJob:
         walk = self._new_walk(cid)
         end = await self._consume(walk, cid)
         listed = end.listed
-        member_failures = {f.what for f in end.failures}
+        failed: set[JobKind | None] = {f.kind for f in end.failures}
 
         self.progress.phase = "settling deletions"
         confirm: dict[str, list[int]] = {}
@@ -426,15 +454,13 @@ class SyncJob:
                 product_ids=confirm.get("products", ()),
             )
             end = await self._consume(check, cid)
-            member_failures |= {f.what for f in end.failures}
+            failed |= {f.kind for f in end.failures}
         if "groups" in listed:
             await self.store.mark_vanished("groups", cid)
-            if not member_failures & {"group users"}:
+            # Users and services are known from these lists only: one that failed may hide some.
+            if GROUP_USERS not in failed:
                 await self.store.mark_vanished("users", cid)
-            if "products" in listed and not member_failures & {
-                "group services",
-                "product service",
-            }:
+            if "products" in listed and not failed & {GROUP_SERVICES, PRODUCT_SERVICE}:
                 await self.store.mark_vanished("services", cid)
 
     def _new_walk(self, cid: int, **kwargs: Any) -> FleetWalk:

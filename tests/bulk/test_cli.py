@@ -6,6 +6,9 @@ flinkey_async.sandbox``), so that the command under test runs exactly as a user 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import io
 import json
 import os
@@ -15,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,13 +178,52 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_an_unreachable_host_says_so(served: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["sqlite", "jsonl"])
+def test_an_unreachable_host_says_so_and_the_failed_run_is_recorded(
+    served: dict[str, Any], tmp_path: Path, fmt: str
+) -> None:
     port = _closed_port()
     env = live_env(served, FLINKEY_BASE_URL=f"http://127.0.0.1:{port}/v3")
-    result = flinkey("sync", env=env, cwd=tmp_path)
+    out = tmp_path / "out"
+    result = flinkey("sync", "--format", fmt, "--out", str(out), env=env, cwd=tmp_path)
     assert result.returncode == cli.EXIT_UNREACHABLE
     assert result.stderr.startswith(f"error: cannot reach 127.0.0.1:{port}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    # The store the sync opened says why it is empty.
+    if fmt == "sqlite":
+        db = sqlite3.connect(out)
+        try:
+            runs = db.execute(
+                "select status, customers_json, errors_json from sync_runs"
+            ).fetchall()
+        finally:
+            db.close()
+        [(status, customers_json, errors_json)] = runs
+        customers, errors = json.loads(customers_json), json.loads(errors_json)
+    else:
+        [run] = [json.loads(line) for line in (out / "sync_runs.jsonl").read_text().splitlines()]
+        status, customers, errors = run["status"], run["customers"], run["errors"]
+    assert status == "failed"
+    assert customers == [served["customer_ids"][0]]
+    assert [e["error"] for e in errors] == ["ConnectError"]
+
+
+def test_a_credential_with_a_line_break_is_one_line_naming_the_setting(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    key = served["api_key"] + "\r\n"  # as read from a file with Windows line ends
+    result = flinkey("sync", env=live_env(served, FLINKEY_API_KEY=key), cwd=tmp_path)
+    assert result.returncode == cli.EXIT_USAGE
+    assert result.stderr.splitlines() == [
+        "error: FLINKEY_API_KEY contains a control character (a line break read with it from "
+        "a file?)"
+    ]
+    assert served["api_key"] not in result.stderr + result.stdout
+    result = flinkey("sync", "--password", "pass\x1bword", env=live_env(served), cwd=tmp_path)
+    assert result.returncode == cli.EXIT_USAGE
+    assert result.stderr.startswith("error: --password contains a control character")
+    assert "pass" not in result.stderr.replace("--password", "")
+    assert not (tmp_path / "fleet.sqlite").exists()
 
 
 def test_incomplete_credentials_are_a_usage_error(tmp_path: Path) -> None:
@@ -209,7 +252,18 @@ def test_bad_options_are_usage_errors(args: list[str], capsys: pytest.CaptureFix
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_an_unwritable_output_is_reported(
+@pytest.fixture
+def no_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the sync starts its sandbox."""
+
+    def refuse(settings: object) -> Any:
+        raise AssertionError("the sandbox was started")
+
+    monkeypatch.setattr(cli, "_sandbox_process", refuse)
+
+
+@pytest.mark.usefixtures("no_sandbox")
+def test_an_unwritable_output_is_reported_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "a-file"
@@ -219,9 +273,45 @@ def test_an_unwritable_output_is_reported(
          "--progress", "none"]
     )  # fmt: skip
     assert status == cli.EXIT_STORE
-    err = capsys.readouterr().err
-    assert err.startswith("error: cannot open")
-    assert "Traceback" not in err
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: cannot open")
+    assert len(captured.err.splitlines()) == 1
+    assert captured.out == ""  # no banner
+
+
+@pytest.mark.usefixtures("no_sandbox")
+def test_a_read_only_directory_is_reported_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "read-only"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        status = cli.main(["sync", "--out", str(locked / "fleet.sqlite"), "--progress", "none"])
+    finally:
+        locked.chmod(0o700)
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_STORE
+    assert captured.err.startswith("error: cannot open")
+    assert captured.out == ""
+
+
+@pytest.mark.usefixtures("no_sandbox")
+@pytest.mark.parametrize("fmt", ["sqlite", "jsonl"])
+def test_a_missing_directory_is_an_error_and_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    out = tmp_path / "no" / "such" / "fleet"
+    status = cli.main(["sync", "--format", fmt, "--out", str(out), "--progress", "none"])
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_STORE
+    assert captured.err.splitlines() == [
+        f"error: cannot open {out}: the directory {out.parent} does not exist"
+    ]
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_documents_options_environment_and_exit_codes(
@@ -433,6 +523,7 @@ def test_a_store_in_use_by_another_sync_is_refused(
     captured = capsys.readouterr()
     assert status == cli.EXIT_BUSY
     assert captured.err.strip().splitlines() == [f"error: another sync is running on {out}"]
+    assert captured.out == ""  # refused before the sandbox started and the banner printed
     assert cli.main(["sync", "--sandbox-cars", "5", "--format", fmt, "--out", str(out),
                      "--progress", "none"]) == 0  # fmt: skip
 
@@ -527,3 +618,181 @@ async def test_rate_caps_every_http_request_retries_included(
     assert faults > 50
     # Evenly spaced from the first: n requests take at least (n - 1) / rate seconds.
     assert elapsed >= (requests - 1) / rate * 0.95, (requests, elapsed)
+
+
+# -- Ctrl-C and the sandbox process --------------------------------------------------------------
+
+_SLOW_IMPORT = """
+import importlib.abc, pathlib, sys, time
+marker = pathlib.Path(sys.argv.pop(1))
+class Slow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "flinkey_async.sync":
+            marker.touch()
+            time.sleep(60)
+        return None
+sys.meta_path.insert(0, Slow())
+from flinkey_async.cli import main
+sys.exit(main())
+"""
+"""The installed script, with the import of the sync package held up long enough to be hit."""
+
+
+def _wait_for(condition: Any, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the listening TCP socket of ``port``."""
+    inodes = {
+        fields[9]
+        for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[1].endswith(f":{port:04X}") and fields[3] == "0A"
+    }
+    fds = Path(f"/proc/{pid}/fd")
+    held = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            held.add(os.readlink(fd))
+    return any(f"socket:[{inode}]" in held for inode in inodes)
+
+
+needs_proc = pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs /proc/PID/task/PID/children",
+)
+
+
+def test_ctrl_c_during_the_imports_is_one_line(tmp_path: Path) -> None:
+    marker, out = tmp_path / "importing", tmp_path / "fleet.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_IMPORT, str(marker), "sync", "--out", str(out)],
+        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_for(marker.exists)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == cli.EXIT_INTERRUPTED
+    assert stderr.splitlines() == [
+        "interrupted: the store is consistent; run the sync again to complete it"
+    ]
+    assert stdout == ""
+    assert not out.exists()
+
+
+@needs_proc
+def test_ctrl_c_while_the_sandbox_starts_stops_it(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flinkey_async.cli", "sync", "--sandbox-cars", "2000"],
+        env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_for(lambda: bool(_children(process.pid)))
+    [sandbox] = _children(process.pid)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == cli.EXIT_INTERRUPTED
+    assert stderr.splitlines() == [
+        "interrupted: the store is consistent; run the sync again to complete it"
+    ]
+    assert stdout == ""  # interrupted before the banner
+    assert not _running(sandbox)
+    # The store was opened first; it says the run was interrupted before it began.
+    runs = "select count(*) from sync_runs where status = 'interrupted'"
+    assert count(tmp_path / "fleet.sqlite", runs) == 1
+
+
+def test_a_sandbox_that_cannot_start_is_one_line_and_a_failed_run(tmp_path: Path) -> None:
+    broken = tmp_path / "site"
+    broken.mkdir()
+    (broken / "jwt.py").write_text("raise ModuleNotFoundError(\"No module named 'jwt'\")\n")
+    env = _env()
+    env["PYTHONPATH"] = f"{broken}{os.pathsep}{env['PYTHONPATH']}"
+    result = flinkey("sync", env=env, cwd=tmp_path)
+    assert result.returncode == cli.EXIT_USAGE
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the embedded sandbox did not start (")
+    assert line.endswith("install the extra: python -m pip install 'flinkey-async[cli,sandbox]'")
+    assert result.stdout == ""
+    runs = "select count(*) from sync_runs where status = 'failed'"
+    assert count(tmp_path / "fleet.sqlite", runs) == 1
+
+
+def _slow_sandbox_sync(cwd: Path, stderr: int) -> subprocess.Popen[str]:
+    """A sync of the embedded sandbox slow enough to be caught running (stdout piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flinkey_async.cli", "sync", "--sandbox-cars", "300",
+         "--concurrency", "1", "--rate", "50", "--progress", "none"],
+        env=_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True,
+    )  # fmt: skip
+
+
+@needs_proc
+def test_the_sandbox_runs_in_its_own_process_and_stops_with_the_sync(tmp_path: Path) -> None:
+    process = _slow_sandbox_sync(tmp_path, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    banner = process.stdout.readline()
+    assert banner.startswith("No FLINKEY_* credentials set: syncing from the embedded sandbox")
+    [sandbox] = _children(process.pid)
+    port = int(banner.split("http://127.0.0.1:")[1].split("/")[0])
+    # The sandbox process listens on the port, the sync does not.
+    assert _listens(sandbox, port)
+    assert not _listens(process.pid, port)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == cli.EXIT_INTERRUPTED
+    assert len(stderr.splitlines()) == 1
+    assert not _running(sandbox)
+
+
+@needs_proc
+def test_a_killed_sync_leaves_no_sandbox_running(tmp_path: Path) -> None:
+    process = _slow_sandbox_sync(tmp_path, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("No FLINKEY_* credentials set")
+    [sandbox] = _children(process.pid)
+    process.kill()  # no chance to clean up: the sandbox notices its standard input closing
+    process.wait()
+    process.stdout.close()
+    _wait_for(lambda: not _running(sandbox), within=30)
+
+
+def test_uvloop_runs_the_sync_when_installed_and_gc_settings_are_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made: list[asyncio.AbstractEventLoop] = []
+
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        made.append(loop)
+        return loop
+
+    uvloop = types.ModuleType("uvloop")
+    uvloop.new_event_loop = new_event_loop  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "uvloop", uvloop)
+    _no_flinkey_env(monkeypatch)
+    thresholds = gc.get_threshold()
+    status = cli.main(["sync", "--sandbox-cars", "5", "--out", str(tmp_path / "fleet.sqlite"),
+                       "--progress", "none"])  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+    assert len(made) == 1
+    assert made[0].is_closed()
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0

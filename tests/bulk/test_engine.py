@@ -178,6 +178,38 @@ async def test_cancelling_the_consumer_cancels_everything() -> None:
     assert not other_tasks()
 
 
+async def test_the_callers_cancellation_propagates_and_is_never_an_outcome() -> None:
+    gauge = Gauge()
+    runner = BoundedRunner(4)
+    seen: list[Outcome[int, int]] = []
+
+    async def consume() -> None:
+        async with aclosing(runner.run(lambda i: gauge.work(i, 10), range(100))) as outcomes:
+            async for outcome in outcomes:
+                seen.append(outcome)
+
+    task = asyncio.create_task(consume())
+    await wait_until(lambda: gauge.now == 4)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert gauge.cancelled == 4
+    # A cancelled call is not a failed item: nothing counted, nothing handed out.
+    assert runner.failed == 0
+    assert seen == []
+    assert runner._slots._value == 4
+    assert not other_tasks()
+
+    # A single call: the caller's cancellation reaches it and comes back out as itself.
+    single = asyncio.create_task(runner.call(gauge.work, 1, 10))
+    await wait_until(lambda: gauge.now == 1)
+    single.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await single
+    assert runner.failed == 0
+    assert runner._slots._value == 4
+
+
 async def test_an_input_that_fails_ends_the_run_with_its_error() -> None:
     def broken() -> Iterator[int]:
         yield 1

@@ -17,6 +17,7 @@ from flinkey_async import (
     Product,
     ServerError,
 )
+from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async._engine import BoundedRunner
 from flinkey_async._fleet import FleetResource, FleetSnapshot
 from flinkey_async._paging import iterate, iterate_pages
@@ -281,3 +282,16 @@ async def test_get_many_with_any_getter(sandbox: Sandbox, client: FlinkeyClient)
     assert users == {
         g.id: set(sandbox.state.member_ids(sandbox.customer_id, g.id, "users")) for g in groups
     }
+
+
+async def test_the_table_of_kinds_names_every_request_of_a_walk(
+    sandbox: Sandbox, client: FlinkeyClient
+) -> None:
+    kinds = fleet_kinds.JOB_KINDS
+    assert len({k.name for k in kinds}) == len({k.label for k in kinds}) == len(kinds)
+    walk = fleet_of(client).walk(concurrency=8)
+    async with aclosing(walk.events()) as events:
+        async for _ in events:
+            pass
+    by_id = {fleet_kinds.CAR.name, fleet_kinds.PRODUCT.name}  # only asked by a check
+    assert set(walk.stats.done) == {k.name for k in kinds} - by_id

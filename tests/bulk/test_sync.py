@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from flinkey_async import FlinkeyClient, ServerError
+from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async.sandbox import Sandbox
-from flinkey_async.sync import JsonlStore, SqliteStore, SyncJob, SyncReport
+from flinkey_async.sync import TABLES, JsonlStore, SqliteStore, SyncJob, SyncReport
 
 from . import _truth as truth
 from .conftest import wait_until
@@ -145,6 +146,20 @@ async def test_a_rerun_reflects_exactly_the_upstream_edits(
     assert report.changes["cars"]["deleted"] == 1
 
 
+async def test_a_change_to_the_last_column_alone_is_an_update(
+    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory
+) -> None:
+    state, cid = sandbox.state, sandbox.customer_id
+    await sync(client, make_store)
+    car = state.cars(cid)[3]
+    assert TABLES["cars"].data[-1] == "model"  # the column a change comparison may miss
+    state.update_car(cid, car.id, model=f"{car.model or ''} facelift")
+    report, rows = await sync(client, make_store)
+    assert_matches(sandbox, rows)
+    assert changed(rows, report.run_id) == {"cars": {"updated": {car.id}}}
+    assert report.changes["cars"]["updated"] == 1
+
+
 async def test_every_customer_with_all(
     sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory
 ) -> None:
@@ -267,13 +282,18 @@ def client_with(client: FlinkeyClient, **parts: Any) -> Any:
     return SimpleNamespace(**{**{n: getattr(client, n) for n in names}, **parts})
 
 
+@pytest.mark.parametrize("confirm_deletions", [True, False])
 async def test_a_listing_that_fails_marks_nothing_deleted(
-    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory
+    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory, confirm_deletions: bool
 ) -> None:
+    # Without confirmation, every car the listing did not return would be marked deleted if a
+    # listing with a hole counted as complete: the cars of the missing pages are alive.
     state, cid = sandbox.state, sandbox.customer_id
     await sync(client, make_store, page_size=20)
     broken = client_with(client, cars=CarsWithoutPageTwo(client.cars))
-    report, rows = await sync(broken, make_store, page_size=20, attempts=2)
+    report, rows = await sync(
+        broken, make_store, page_size=20, attempts=2, confirm_deletions=confirm_deletions
+    )
     assert report.status == "partial"
     assert [(f.what, f.key) for f in report.failures] == [("car listing", 20)]
     assert not any(r["deleted_in_run"] for r in rows["cars"])
@@ -282,6 +302,51 @@ async def test_a_listing_that_fails_marks_nothing_deleted(
     errors = rows["sync_runs"][-1].get("errors") or json.loads(rows["sync_runs"][-1]["errors_json"])
     assert errors[0]["what"] == "car listing"
     assert errors[0]["error"] == "ServerError"
+
+
+class GroupUsersFailing:
+    """``client.groups`` whose user list of one group fails for good."""
+
+    def __init__(self, groups: Any, group_id: int) -> None:
+        self._groups = groups
+        self._group_id = group_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._groups, name)
+
+    async def users(self, group_id: int, *, customer_id: Any = None) -> Any:
+        if group_id == self._group_id:
+            path = f"/v3/groups/{group_id}/users"
+            raise ServerError(500, "Internal server error.", method="GET", path=path)
+        return await self._groups.users(group_id, customer_id=customer_id)
+
+
+@pytest.mark.parametrize("label", [None, "renamed for people"])
+async def test_a_failed_user_list_keeps_users_from_deletion_whatever_its_label(
+    sandbox: Sandbox, client: FlinkeyClient, make_store: StoreFactory, label: str | None
+) -> None:
+    state, cid = sandbox.state, sandbox.customer_id
+    await sync(client, make_store)
+    groups = state.groups(cid)
+    users_of = {g.id: set(state.member_ids(cid, g.id, "users")) for g in groups}
+    # A group with a user no other group has: only its list shows that user.
+
+    def elsewhere(group: int) -> set[int]:
+        return set().union(*(users for other, users in users_of.items() if other != group))
+
+    group_id = next(g for g, users in users_of.items() if users - elsewhere(g))
+    broken = client_with(client, groups=GroupUsersFailing(client.groups, group_id))
+    kind = fleet_kinds.GROUP_USERS
+    original = kind.label
+    if label is not None:
+        object.__setattr__(kind, "label", label)  # a label is for people: renaming changes nothing
+    try:
+        report, rows = await sync(broken, make_store, attempts=1)
+    finally:
+        object.__setattr__(kind, "label", original)
+    assert report.status == "partial"
+    assert [(f.what, f.key) for f in report.failures] == [(label or original, group_id)]
+    assert not any(r["deleted_in_run"] for r in rows["users"])
 
 
 @pytest.fixture
