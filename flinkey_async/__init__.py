@@ -13,57 +13,114 @@ import importlib
 import typing
 from typing import TYPE_CHECKING, Any
 
-from ._cars import UNCHANGED, CarsResource, Unchanged
-from ._client import FlinkeyClient
-from ._config import DEFAULT_TIMEOUT, PRODUCTION_URL, TEST_URL, ClientConfig, RetryPolicy
-from ._customers import CustomersResource
-from ._engine import BoundedRunner, Outcome, get_many
-from ._exceptions import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    ConnectError,
-    DecodeError,
-    FlinkeyError,
-    InvalidAPIKeyError,
-    InvalidCredentialsError,
-    InvalidTokenError,
-    ManagerNotFoundError,
-    NotFoundError,
-    ODataError,
-    ODataSyntaxError,
-    OutcomeUnknownError,
-    RateLimitError,
-    RequestTimeoutError,
-    ServerError,
-    TransportError,
-    UnsupportedMediaTypeError,
-    ValidationError,
-)
-from ._groups import GroupsResource
-from ._models import (
-    Car,
-    CreatedId,
-    Customer,
-    Group,
-    Location,
-    Product,
-    ProductType,
-    Service,
-    Token,
-    User,
-    UserData,
-)
-from ._products import ProductsResource
-from ._rate import RateLimiter
-from ._transport import ClientStats, QueryLike
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._cars import UNCHANGED, CarsResource, Unchanged
+    from ._client import FlinkeyClient
+    from ._config import DEFAULT_TIMEOUT, PRODUCTION_URL, TEST_URL, ClientConfig, RetryPolicy
+    from ._customers import CustomersResource
+    from ._engine import BoundedRunner, Outcome, get_many
+    from ._exceptions import (
+        APIError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConflictError,
+        ConnectError,
+        DecodeError,
+        FlinkeyError,
+        InvalidAPIKeyError,
+        InvalidCredentialsError,
+        InvalidTokenError,
+        ManagerNotFoundError,
+        NotFoundError,
+        ODataError,
+        ODataSyntaxError,
+        OutcomeUnknownError,
+        RateLimitError,
+        RequestTimeoutError,
+        ServerError,
+        TransportError,
+        UnsupportedMediaTypeError,
+        ValidationError,
+    )
     from ._fleet import Failure, FleetResource, FleetSnapshot
+    from ._groups import GroupsResource
+    from ._models import (
+        Car,
+        CreatedId,
+        Customer,
+        Group,
+        Location,
+        Product,
+        ProductType,
+        Service,
+        Token,
+        User,
+        UserData,
+    )
+    from ._products import ProductsResource
+    from ._rate import RateLimiter
+    from ._transport import ClientStats, QueryLike
     from .odata._errors import UnknownFieldError, UnsupportedODataError
+
+_CORE: dict[str, str] = {
+    "UNCHANGED": "._cars",
+    "CarsResource": "._cars",
+    "Unchanged": "._cars",
+    "FlinkeyClient": "._client",
+    "DEFAULT_TIMEOUT": "._config",
+    "PRODUCTION_URL": "._config",
+    "TEST_URL": "._config",
+    "ClientConfig": "._config",
+    "RetryPolicy": "._config",
+    "CustomersResource": "._customers",
+    "BoundedRunner": "._engine",
+    "Outcome": "._engine",
+    "get_many": "._engine",
+    "APIError": "._exceptions",
+    "AuthenticationError": "._exceptions",
+    "BadRequestError": "._exceptions",
+    "ClientClosedError": "._exceptions",
+    "ConflictError": "._exceptions",
+    "ConnectError": "._exceptions",
+    "DecodeError": "._exceptions",
+    "FlinkeyError": "._exceptions",
+    "InvalidAPIKeyError": "._exceptions",
+    "InvalidCredentialsError": "._exceptions",
+    "InvalidTokenError": "._exceptions",
+    "ManagerNotFoundError": "._exceptions",
+    "NotFoundError": "._exceptions",
+    "ODataError": "._exceptions",
+    "ODataSyntaxError": "._exceptions",
+    "OutcomeUnknownError": "._exceptions",
+    "RateLimitError": "._exceptions",
+    "RequestTimeoutError": "._exceptions",
+    "ServerError": "._exceptions",
+    "TransportError": "._exceptions",
+    "UnsupportedMediaTypeError": "._exceptions",
+    "ValidationError": "._exceptions",
+    "GroupsResource": "._groups",
+    "Car": "._models",
+    "CreatedId": "._models",
+    "Customer": "._models",
+    "Group": "._models",
+    "Location": "._models",
+    "Product": "._models",
+    "ProductType": "._models",
+    "Service": "._models",
+    "Token": "._models",
+    "User": "._models",
+    "UserData": "._models",
+    "ProductsResource": "._products",
+    "RateLimiter": "._rate",
+    "ClientStats": "._transport",
+    "QueryLike": "._transport",
+}
+"""The client's names, loaded together on first use: ``import flinkey_async`` itself imports
+nothing heavy (no aiohttp), so a command line can take over Ctrl-C before the real imports, and
+the first name used brings all of these at once, each reported under its public path."""
 
 _LAZY = {
     "Failure": "._fleet",
@@ -72,8 +129,8 @@ _LAZY = {
     "UnknownFieldError": ".odata._errors",
     "UnsupportedODataError": ".odata._errors",
 }
-"""Names whose module loads on first use: the bulk helpers and the OData package are not needed by
-a program that only makes single calls, and ``import flinkey_async`` stays light."""
+"""Names whose module loads on their own first use: the bulk helpers and the OData package are not
+needed by a program that only makes single calls."""
 
 
 def _public(cls: type) -> None:
@@ -97,7 +154,19 @@ def _public(cls: type) -> None:
     cls.__module__ = __name__
 
 
+def _load_core() -> None:
+    for name, module in _CORE.items():
+        globals()[name] = getattr(importlib.import_module(module, __name__), name)
+    for name in _CORE:
+        value = globals()[name]
+        if isinstance(value, type):
+            _public(value)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _CORE:
+        _load_core()
+        return globals()[name]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -109,7 +178,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_CORE, *_LAZY})
 
 
 __all__ = [
@@ -171,9 +240,3 @@ __all__ = [
     "__version__",
     "get_many",
 ]
-
-for _name in __all__:
-    _value = globals().get(_name)
-    if isinstance(_value, type):
-        _public(_value)
-del _name, _value

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
+from . import _fleet_events
 from . import _messages as messages
 from ._exceptions import ManagerNotFoundError, NotFoundError
 from ._fleet_events import (
@@ -143,6 +144,11 @@ class JobKind:
             return Vanished(self.gone, key)
         return None
 
+
+# ``Failure.kind`` names JobKind, which ``_fleet_events`` can only import for type checkers (this
+# module imports it): give the annotation its class here, so that ``get_type_hints(Failure)``
+# works at run time as for every other public class.
+_fleet_events.Failure.__annotations__["kind"] = JobKind | None
 
 _GONE_CAR: Final = frozenset({messages.CAR_NOT_ASSIGNED, messages.CAR_NOT_FOUND})
 _GONE_PRODUCT: Final = frozenset({messages.PRODUCT_NOT_ASSIGNED, messages.PRODUCT_NOT_FOUND})
