@@ -27,6 +27,7 @@ from uuid import UUID
 import attrs
 
 from flinkey_async._exceptions import ODataError
+from flinkey_async.odata._literals import INTEGER_BOUND, MAX_INTEGER_DIGITS
 
 __all__ = [
     "FUNCTIONS",
@@ -360,13 +361,12 @@ class Property(Expr):
         return ("prop", self.name)
 
 
-_MAX_INT_BITS: Final = 13_000  # about 3,900 digits, below Python's int/str conversion limit
-
-
 def _checked_int(value: int) -> int:
-    if value.bit_length() > _MAX_INT_BITS:
-        raise ODataError("integer literal is too large to print")
-    return value
+    if -INTEGER_BOUND < value < INTEGER_BOUND:  # compares sizes first: cheap for small ints
+        return value
+    raise ODataError(
+        f"integer literal is too large to print (at most {MAX_INTEGER_DIGITS:,} digits)"
+    )
 
 
 def _literal_value(value: object) -> LiteralValue:

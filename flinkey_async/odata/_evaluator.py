@@ -63,6 +63,7 @@ from flinkey_async.odata._ast import (
 from flinkey_async.odata._builder import Query
 from flinkey_async.odata._errors import ODataError, ODataSyntaxError, UnsupportedODataError
 from flinkey_async.odata._literals import (
+    INTEGER_BOUND,
     parse_datetime_text,
     scan_date,
     scan_datetime,
@@ -308,17 +309,22 @@ def _by_zero(a: Number, b: Number) -> float:
 
 
 def _integer_numeric(op: str, a: int, b: int) -> int | float:
-    if op == "add":
-        return a + b
-    if op == "sub":
-        return a - b
-    if op == "mul":
-        return a * b
     if op == "divby":  # never an integer division
         return a / b if b else _by_zero(a, b)
-    if b == 0:
+    if op == "add":
+        result = a + b
+    elif op == "sub":
+        result = a - b
+    elif op == "mul":
+        result = a * b
+    elif b == 0:
         raise ODataError(f"division by zero ({op})")
-    return _divide_integers(a, b) if op == "div" else _modulo_integers(a, b)
+    else:
+        return _divide_integers(a, b) if op == "div" else _modulo_integers(a, b)
+    if -INTEGER_BOUND < result < INTEGER_BOUND:
+        return result
+    # Integers as long as a literal may be: a chain of 'mul' cannot grow without bound.
+    raise OverflowError
 
 
 def _float_numeric(op: str, a: float, b: float) -> float:

@@ -43,6 +43,7 @@ from flinkey_async.odata._errors import ODataError, ODataSyntaxError, Unsupporte
 from flinkey_async.odata._literals import (
     DIGITS,
     GUID_PATTERN,
+    INT64_MAX,
     fail,
     found,
     scan_binary,
@@ -610,7 +611,7 @@ def parse_literal(text: str, rule: str = "primitiveLiteral", *, encoded: bool = 
         parse, url_rule = _LITERAL_RULES[rule.lower()]
     except KeyError:
         known = ", ".join(sorted(_LITERAL_RULES))
-        raise ValueError(f"unknown literal rule {rule!r}; known (any case): {known}") from None
+        raise ODataError(f"unknown literal rule {rule!r}; known (any case): {known}") from None
     return _decoded(text, encoded and url_rule, parse)
 
 
@@ -638,12 +639,16 @@ def _option(name: str) -> str | None:
 
 
 def _whole_number(text: str) -> int:
+    """``$top`` / ``$skip``: ASCII digits, at most Edm.Int64's largest value."""
     for i, char in enumerate(text):
         if char not in DIGITS:
             raise fail(text, i, "a digit")
     if not text:
         raise fail(text, 0, "a number")
-    return int(text)
+    digits = text.lstrip("0")
+    if len(digits) > len(str(INT64_MAX)) or int(digits or "0") > INT64_MAX:
+        raise ODataSyntaxError(f"expected a number up to {INT64_MAX} (Edm.Int64)", text, 0)
+    return int(digits or "0")
 
 
 def _count(text: str) -> bool:
