@@ -46,6 +46,8 @@ __all__ = [
     "Property",
     "Raw",
     "as_expr",
+    "precedence",
+    "tree_key",
 ]
 
 LiteralValue: TypeAlias = (
@@ -93,6 +95,35 @@ FUNCTIONS: Final[dict[str, tuple[int, int]]] = {
 }
 """The OData canonical functions this package knows, with their arities."""
 
+# -- precedence (higher binds tighter): one table for the printer and the parser -----------------
+OR_PRECEDENCE: Final = 1
+AND_PRECEDENCE: Final = 2
+EQUALITY_PRECEDENCE: Final = 3
+RELATIONAL_PRECEDENCE: Final = 4
+ADDITIVE_PRECEDENCE: Final = 5
+MULTIPLICATIVE_PRECEDENCE: Final = 6
+UNARY_PRECEDENCE: Final = 7
+IN_PRECEDENCE: Final = 8
+PRIMARY_PRECEDENCE: Final = 9
+
+BINARY_PRECEDENCE: Final[dict[str, int]] = {
+    "or": OR_PRECEDENCE,
+    "and": AND_PRECEDENCE,
+    "eq": EQUALITY_PRECEDENCE,
+    "ne": EQUALITY_PRECEDENCE,
+    "gt": RELATIONAL_PRECEDENCE,
+    "ge": RELATIONAL_PRECEDENCE,
+    "lt": RELATIONAL_PRECEDENCE,
+    "le": RELATIONAL_PRECEDENCE,
+    "add": ADDITIVE_PRECEDENCE,
+    "sub": ADDITIVE_PRECEDENCE,
+    "mul": MULTIPLICATIVE_PRECEDENCE,
+    "div": MULTIPLICATIVE_PRECEDENCE,
+    "divby": MULTIPLICATIVE_PRECEDENCE,
+    "mod": MULTIPLICATIVE_PRECEDENCE,
+}
+"""Binary operator -> precedence; every binary operator groups to the left."""
+
 IDENTIFIER: Final = re.compile(r"[^\W\d]\w{0,127}")
 """An OData identifier (``odataIdentifier``): a letter or ``_``, then letters, digits, ``_``."""
 
@@ -130,8 +161,12 @@ class Expr:
 
     # -- structure -------------------------------------------------------------------------
     def key(self) -> tuple[Any, ...]:
-        """A hashable tuple describing the tree; equal keys mean equal trees."""
-        raise NotImplementedError
+        """A hashable tuple describing the tree; equal keys mean equal trees.
+
+        Flat (the nodes in prefix order), so it is built, hashed and compared without
+        recursion however deep the tree is.
+        """
+        return tree_key(self)
 
     def same_as(self, other: object) -> bool:
         """Structural equality (``==`` builds a comparison node instead)."""
@@ -357,9 +392,6 @@ class Property(Expr):
 
     name: str = attrs.field(converter=_property_name)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("prop", self.name)
-
 
 def _checked_int(value: int) -> int:
     if -INTEGER_BOUND < value < INTEGER_BOUND:  # compares sizes first: cheap for small ints
@@ -435,6 +467,21 @@ def number_key(value: float | Decimal) -> object:
     return value
 
 
+def literal_key(value: LiteralValue) -> tuple[Any, ...]:
+    """One token for a literal value: its kind and what makes two values of it equal."""
+    if value is None:
+        return ("null",)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("int", value)
+    if isinstance(value, float | Decimal):
+        return ("number", number_key(value))
+    if isinstance(value, datetime):
+        return ("datetime", value.replace(tzinfo=None), value.utcoffset())
+    return (type(value).__name__, value)
+
+
 @attrs.frozen(eq=False)
 class Literal(Expr):
     """A constant: null, bool, int, float/Decimal, str, date, aware datetime, time, duration
@@ -445,39 +492,6 @@ class Literal(Expr):
 
     value: LiteralValue = attrs.field(converter=_literal_value)
 
-    def key(self) -> tuple[Any, ...]:
-        value = self.value
-        if value is None:
-            return ("null",)
-        if isinstance(value, bool):
-            return ("bool", value)
-        if isinstance(value, int):
-            return ("int", value)
-        if isinstance(value, float | Decimal):
-            return ("number", number_key(value))
-        if isinstance(value, datetime):
-            return ("datetime", value.replace(tzinfo=None), value.utcoffset())
-        return (type(value).__name__, value)
-
-
-def _binary_key(node: Any) -> tuple[Any, ...]:
-    """``(op, left, right)``; or, when the left operand is a binary node too, the binary nodes
-    down the left side laid out flat: ``("chain", bottom, ((op, right), ...))``.
-
-    A left-deep chain (``Query.filter`` and a loop of ``&`` build them) may be thousands of
-    nodes long: a key nested as deeply could neither be built by recursion nor compared. The
-    two forms never meet ("chain" is no operator), and the operators name the nodes' classes.
-    """
-    left = node.left
-    if not isinstance(left, _BINARY_NODES):
-        return (node.op, left.key(), node.right.key())
-    levels = [(node.op, node.right.key())]
-    while isinstance(left, _BINARY_NODES):
-        levels.append((left.op, left.right.key()))
-        left = left.left
-    levels.reverse()
-    return ("chain", left.key(), tuple(levels))
-
 
 @attrs.frozen(eq=False)
 class Comparison(Expr):
@@ -486,9 +500,6 @@ class Comparison(Expr):
     op: CompareOp = attrs.field(validator=_check_op(COMPARE_OPS))
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
-
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
 
 
 @attrs.frozen(eq=False)
@@ -499,18 +510,12 @@ class Logical(Expr):
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
-
 
 @attrs.frozen(eq=False)
 class Not(Expr):
     """``not (operand)``."""
 
     operand: Expr = attrs.field(validator=_check_expr)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("not", self.operand.key())
 
 
 @attrs.frozen(eq=False)
@@ -521,21 +526,12 @@ class Arithmetic(Expr):
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
-
-
-_BINARY_NODES: Final = (Comparison, Logical, Arithmetic)
-
 
 @attrs.frozen(eq=False)
 class Negate(Expr):
     """``-operand``."""
 
     operand: Expr = attrs.field(validator=_check_expr)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("neg", self.operand.key())
 
 
 def _literal_items(items: Iterable[object]) -> tuple[Literal, ...]:
@@ -552,9 +548,6 @@ class ListExpr(Expr):
 
     items: tuple[Literal, ...] = attrs.field(converter=_literal_items)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("list", tuple(item.key() for item in self.items))
-
 
 def _check_collection(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     _check_expr(instance, attribute, value)
@@ -569,9 +562,6 @@ class In(Expr):
 
     operand: Expr = attrs.field(validator=_check_expr)
     collection: Expr = attrs.field(validator=_check_collection)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("in", self.operand.key(), self.collection.key())
 
 
 def _call_name(value: object) -> str:
@@ -610,9 +600,6 @@ class Call(Expr):
             expected = str(arity[0]) if arity[0] == arity[1] else f"{arity[0]} or {arity[1]}"
             raise ODataError(f"{self.name}() takes {expected} argument(s), got {len(self.args)}")
 
-    def key(self) -> tuple[Any, ...]:
-        return ("call", self.name, tuple(arg.key() for arg in self.args))
-
 
 def _raw_text(value: object) -> str:
     if not isinstance(value, str):
@@ -631,8 +618,78 @@ class Raw(Expr):
 
     text: str = attrs.field(converter=_raw_text)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("raw", self.text)
+
+def tree_key(expr: Expr) -> tuple[Any, ...]:
+    """The nodes of ``expr`` in prefix order, as one flat tuple of tokens (see :meth:`Expr.key`).
+
+    Each node gives a tag (an operator, ``"prop"``, ``"call"``, ...) and the fields that fix
+    how many children follow, so no two trees give the same tokens. A stack, not recursion:
+    trees may nest thousands of levels deep.
+    """
+    tokens: list[Any] = []
+    pending: list[Any] = [expr]
+    while pending:
+        node = pending.pop()
+        kind = _node_kind(type(node))
+        if kind is Literal:
+            tokens.append(literal_key(node.value))
+        elif kind is Property:
+            tokens += ("prop", node.name)
+        elif kind is Comparison or kind is Logical or kind is Arithmetic:
+            tokens.append(node.op)  # an operator names its node's class
+            pending += (node.right, node.left)
+        elif kind is Not or kind is Negate:
+            tokens.append("not" if kind is Not else "neg")
+            pending.append(node.operand)
+        elif kind is In:
+            tokens.append("in")
+            pending += (node.collection, node.operand)
+        elif kind is Call:
+            tokens += ("call", node.name, len(node.args))
+            pending.extend(reversed(node.args))
+        elif kind is ListExpr:
+            tokens += ("list", len(node.items))
+            pending.extend(reversed(node.items))
+        elif kind is Raw:
+            tokens += ("raw", node.text)
+        else:
+            raise TypeError(f"not an OData expression node: {node!r}")
+    return tuple(tokens)
+
+
+_NODE_TYPES: Final = frozenset(
+    {Property, Literal, Comparison, Logical, Arithmetic, Not, Negate, In, Call, ListExpr, Raw}
+)
+
+
+def _node_kind(kind: type) -> type | None:
+    """The node class ``kind`` is, or derives from (``None`` for anything else)."""
+    if kind in _NODE_TYPES:
+        return kind
+    for base in kind.__mro__:
+        if base in _NODE_TYPES:
+            return base
+    return None
+
+
+def precedence(expr: Expr) -> int:
+    """How tightly ``expr`` binds when printed (0 for raw text: always wrapped)."""
+    kind = _node_kind(type(expr))
+    if kind is Comparison or kind is Logical or kind is Arithmetic:
+        return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
+    if kind is Not or kind is Negate:
+        return UNARY_PRECEDENCE
+    if kind is In:
+        return PRIMARY_PRECEDENCE if is_empty_in(expr) else IN_PRECEDENCE  # type: ignore[arg-type]
+    if kind is Raw:
+        return 0
+    return PRIMARY_PRECEDENCE
+
+
+def is_empty_in(expr: In) -> bool:
+    """``x in ()``: printed as ``false``, since services reject an empty list."""
+    collection = expr.collection
+    return type(collection) is ListExpr and not collection.items
 
 
 @attrs.frozen(eq=False)

@@ -59,6 +59,7 @@ from flinkey_async.odata._ast import (
     OrderKey,
     Property,
     Raw,
+    _node_kind,
 )
 from flinkey_async.odata._builder import Query
 from flinkey_async.odata._errors import ODataError, ODataSyntaxError, UnsupportedODataError
@@ -526,15 +527,10 @@ _FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 
 
 # -- the walk -------------------------------------------------------------------------------
-
-
-class _Context:
-    __slots__ = ("now", "record")
-
-    def __init__(self, record: Mapping[str, Any], now: datetime | None) -> None:
-        self.record = record
-        self.now = now
-
+#
+# A tree is compiled once into a flat program for a small stack machine, which then runs once per
+# record. Neither step recurses, so a tree evaluates however deeply it nests; and a query over
+# many records walks its tree once, not once per record.
 
 _decimal_of_text: Final = lru_cache(maxsize=1024)(Decimal)
 
@@ -558,99 +554,158 @@ def _literal_value(value: Any) -> Any:
     return value
 
 
-def _eval(expr: Expr, ctx: _Context) -> Any:
-    handler = _HANDLERS.get(type(expr))
-    if handler is None:
-        raise TypeError(f"not an OData expression node: {expr!r}")
-    return handler(expr, ctx)
+# Instructions: (opcode, argument). The machine's stack holds the values computed so far.
+_LOAD: Final = 0  # push the record's property ``argument``
+_CONST: Final = 1  # push ``argument``
+_COMPARE: Final = 2  # a, b -> compare(argument, a, b)
+_ARITHMETIC: Final = 3  # a, b -> arithmetic(argument, a, b)
+_AND: Final = 4  # a -> truth of a; when false, leave false and go to ``argument``
+_OR: Final = 5  # a -> truth of a; when true, leave true and go to ``argument``
+_AND_END: Final = 6  # a, b -> a and b (three-valued)
+_OR_END: Final = 7  # a, b -> a or b (three-valued)
+_NOT: Final = 8  # a -> not a
+_NEGATE: Final = 9  # a -> -a
+_IN_LIST: Final = 10  # a -> a in ``argument`` (values)
+_IN: Final = 11  # a, collection -> a in collection
+_CALL: Final = 12  # n arguments -> function(*arguments); ``argument`` is (function, name, n)
+_NOW: Final = 13  # push now()
+_FAIL: Final = 14  # raise ``argument``, met only if evaluation gets there
+
+_Program: TypeAlias = list[Any]
+_EMIT: Final = object()  # a work item: put an instruction in the program
+_PATCH: Final = object()  # a work item: end an and/or, and point its jump past the end
 
 
-def _eval_property(expr: Property, ctx: _Context) -> Any:
-    try:
-        return ctx.record[expr.name]
-    except KeyError:
-        known = ", ".join(sorted(ctx.record)) or "none"
-        raise ODataError(f"unknown property {expr.name!r} (properties: {known})") from None
-
-
-def _eval_literal(expr: Literal, ctx: _Context) -> Any:
-    return _literal_value(expr.value)
-
-
-_BINARY: Final = (Comparison, Logical, Arithmetic)
-
-
-def _eval_chain(expr: Comparison | Logical | Arithmetic, ctx: _Context) -> Any:
-    """A binary node and the binary nodes down its left side, in one loop (the handlers below
-    come here when there are at least three).
-
-    ``Query.filter`` and a loop of ``&`` build left-deep chains thousands of nodes long;
-    following them by recursion would run out of stack. Right operands recurse: they nest only
-    as deeply as the text has parentheses.
-    """
-    spine: list[Any] = []
-    node: Any = expr
-    while type(node) in _BINARY:
-        spine.append(node)
-        node = node.left
-    value = _eval(node, ctx)
-    for node in reversed(spine):
-        kind_of_node = type(node)
-        if kind_of_node is Comparison:
-            value = compare(node.op, value, _eval(node.right, ctx))
-        elif kind_of_node is Logical:
-            value = _logical(node, value, ctx)
+def _compile(expr: Expr) -> _Program:
+    """The program that leaves the value of ``expr`` on the stack (post-order, with jumps that
+    skip the right side of ``and``/``or`` when the left one decides)."""
+    code: _Program = []
+    work: list[tuple[object, Any]] = [(None, expr)]
+    while work:
+        action, item = work.pop()
+        if action is _EMIT:
+            code.append(item)
+            continue
+        if action is _PATCH:
+            jump, end = item
+            code.append(end)
+            jump[1] = len(code)
+            continue
+        node: Any = item
+        kind = _node_kind(type(node))
+        if kind is Property:
+            code.append((_LOAD, node.name))
+        elif kind is Literal:
+            code.append((_CONST, _literal_value(node.value)))
+        elif kind is Comparison or kind is Arithmetic:
+            opcode = _COMPARE if kind is Comparison else _ARITHMETIC
+            work += ((_EMIT, (opcode, node.op)), (None, node.right), (None, node.left))
+        elif kind is Logical:
+            is_and = node.op == "and"
+            jump = [_AND if is_and else _OR, -1]
+            end = (_AND_END if is_and else _OR_END, None)
+            work += ((_PATCH, (jump, end)), (None, node.right), (_EMIT, jump), (None, node.left))
+        elif kind is Not or kind is Negate:
+            work += ((_EMIT, (_NOT if kind is Not else _NEGATE, None)), (None, node.operand))
+        elif kind is In:
+            if type(node.collection) is ListExpr:
+                values = tuple(_literal_value(item.value) for item in node.collection.items)
+                work += ((_EMIT, (_IN_LIST, values)), (None, node.operand))
+            else:
+                work += ((_EMIT, (_IN, None)), (None, node.collection), (None, node.operand))
+        elif kind is ListExpr:
+            code.append((_CONST, [_literal_value(item.value) for item in node.items]))
+        elif kind is Call:
+            _compile_call(node, code, work)
+        elif kind is Raw:
+            try:
+                work.append((None, _parsed_raw(node.text)))
+            except ODataError as error:
+                code.append((_FAIL, error))
         else:
-            value = arithmetic(node.op, value, _eval(node.right, ctx))
-    return value
+            raise TypeError(f"not an OData expression node: {node!r}")
+    return code
 
 
-def _eval_comparison(expr: Comparison, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return compare(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
+def _compile_call(node: Call, code: _Program, work: list[tuple[object, Any]]) -> None:
+    name = node.name
+    if name == "now":
+        code.append((_NOW, None))
+    elif name == "maxdatetime":
+        code.append((_CONST, _MAX_DATETIME))
+    elif name == "mindatetime":
+        code.append((_CONST, _MIN_DATETIME))
+    elif name not in _FUNCTIONS:
+        code.append((_FAIL, UnsupportedODataError(f"{name}(...) is not supported here")))
+    else:
+        work.append((_EMIT, (_CALL, (_FUNCTIONS[name], name, len(node.args)))))
+        work.extend((None, arg) for arg in reversed(node.args))
 
 
-def _eval_logical(expr: Logical, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return _logical(expr, _eval(left, ctx), ctx)
+def _run(code: _Program, record: Mapping[str, Any], now: datetime | None) -> Any:
+    """Run a compiled program over one record; the value it leaves is the result."""
+    stack: list[Any] = []
+    push = stack.append
+    pc, end = 0, len(code)
+    while pc < end:
+        opcode, argument = code[pc]
+        pc += 1
+        if opcode == _LOAD:
+            try:
+                push(record[argument])
+            except KeyError:
+                known = ", ".join(sorted(record)) or "none"
+                raise ODataError(f"unknown property {argument!r} (properties: {known})") from None
+        elif opcode == _CONST:
+            push(argument)
+        elif opcode == _COMPARE:
+            right = stack.pop()
+            stack[-1] = compare(argument, stack[-1], right)
+        elif opcode == _AND:
+            left = _truth(stack[-1], "and")
+            stack[-1] = left
+            if left is False:
+                pc = argument  # the right side is only evaluated when it counts
+        elif opcode == _AND_END:
+            right = _truth(stack.pop(), "and")
+            left = stack[-1]
+            stack[-1] = False if right is False else None if left is None or right is None else True
+        elif opcode == _OR:
+            left = _truth(stack[-1], "or")
+            stack[-1] = left
+            if left is True:
+                pc = argument
+        elif opcode == _OR_END:
+            right = _truth(stack.pop(), "or")
+            left = stack[-1]
+            stack[-1] = True if right is True else None if left is None or right is None else False
+        elif opcode == _ARITHMETIC:
+            right = stack.pop()
+            stack[-1] = arithmetic(argument, stack[-1], right)
+        elif opcode == _NOT:
+            value = _truth(stack[-1], "not")
+            stack[-1] = None if value is None else not value
+        elif opcode == _NEGATE:
+            stack[-1] = _negate(stack[-1])
+        elif opcode == _IN_LIST:
+            value = stack[-1]
+            stack[-1] = any(compare("eq", value, item) for item in argument)
+        elif opcode == _IN:
+            collection = stack.pop()
+            stack[-1] = _member(stack[-1], collection)
+        elif opcode == _CALL:
+            function, name, count = argument
+            args = stack[len(stack) - count :]
+            del stack[len(stack) - count :]
+            push(_call(function, name, args))
+        elif opcode == _NOW:
+            push(now if now is not None else datetime.now(UTC))
+        else:  # _FAIL
+            raise argument.with_traceback(None)
+    return stack[0]
 
 
-def _eval_arithmetic(expr: Arithmetic, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return arithmetic(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
-
-
-def _logical(expr: Logical, left_value: Any, ctx: _Context) -> bool | None:
-    """``and``/``or`` in three-valued logic; the right side is only evaluated when it counts."""
-    left = _truth(left_value, expr.op)
-    if expr.op == "and":
-        if left is False:
-            return False
-        right = _truth(_eval(expr.right, ctx), expr.op)
-        if right is False:
-            return False
-        return None if left is None or right is None else True
-    if left is True:
-        return True
-    right = _truth(_eval(expr.right, ctx), expr.op)
-    if right is True:
-        return True
-    return None if left is None or right is None else False
-
-
-def _eval_not(expr: Not, ctx: _Context) -> bool | None:
-    value = _truth(_eval(expr.operand, ctx), "not")
-    return None if value is None else not value
-
-
-def _eval_negate(expr: Negate, ctx: _Context) -> Any:
-    value = _eval(expr.operand, ctx)
+def _negate(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -658,36 +713,15 @@ def _eval_negate(expr: Negate, ctx: _Context) -> Any:
     return -_number(value, "negation")
 
 
-def _eval_in(expr: In, ctx: _Context) -> bool | None:
-    value = _eval(expr.operand, ctx)
-    if isinstance(expr.collection, ListExpr):
-        items: Iterable[Any] = (_literal_value(item.value) for item in expr.collection.items)
-    else:
-        collection = _eval(expr.collection, ctx)
-        if collection is None:
-            return None
-        if not isinstance(collection, list):
-            raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
-        items = collection
-    return any(compare("eq", value, item) for item in items)
+def _member(value: Any, collection: Any) -> bool | None:
+    if collection is None:
+        return None
+    if not isinstance(collection, list):
+        raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
+    return any(compare("eq", value, item) for item in collection)
 
 
-def _eval_list(expr: ListExpr, ctx: _Context) -> list[Any]:
-    return [_literal_value(item.value) for item in expr.items]
-
-
-def _eval_call(expr: Call, ctx: _Context) -> Any:
-    name = expr.name
-    if name == "now":
-        return ctx.now if ctx.now is not None else datetime.now(UTC)
-    if name == "maxdatetime":
-        return _MAX_DATETIME
-    if name == "mindatetime":
-        return _MIN_DATETIME
-    function = _FUNCTIONS.get(name)
-    if function is None:
-        raise UnsupportedODataError(f"{name}(...) is not supported here")
-    args = [_eval(arg, ctx) for arg in expr.args]
+def _call(function: Callable[..., Any], name: str, args: list[Any]) -> Any:
     if any(arg is None for arg in args):
         return None
     try:
@@ -703,31 +737,12 @@ def _parsed_raw(text: str) -> Expr:
     return parse_filter(text)
 
 
-def _eval_raw(expr: Raw, ctx: _Context) -> Any:
-    return _eval(_parsed_raw(expr.text), ctx)
-
-
-_HANDLERS: Final[dict[type, Callable[[Any, _Context], Any]]] = {
-    Property: _eval_property,
-    Literal: _eval_literal,
-    Comparison: _eval_comparison,
-    Logical: _eval_logical,
-    Not: _eval_not,
-    Arithmetic: _eval_arithmetic,
-    Negate: _eval_negate,
-    In: _eval_in,
-    ListExpr: _eval_list,
-    Call: _eval_call,
-    Raw: _eval_raw,
-}
-
-
 def evaluate(expr: Expr, record: Mapping[str, Any], *, now: datetime | None = None) -> Any:
     """The value of ``expr`` for one JSON-shaped ``record`` (``None`` is OData's null).
 
     ``now`` fixes what ``now()`` returns (default: the current UTC time).
     """
-    return _eval(expr, _Context(record, now))
+    return _run(_compile(expr), record, now)
 
 
 # -- whole queries --------------------------------------------------------------------------
@@ -771,8 +786,8 @@ def check_properties(query: Query, properties: Collection[str]) -> None:
             raise ODataError(f"unknown property {name!r} (properties: {known})")
 
 
-def _matches(expr: Expr, record: Mapping[str, Any], now: datetime | None) -> bool:
-    value = _eval(expr, _Context(record, now))
+def _matches(code: _Program, record: Mapping[str, Any], now: datetime | None) -> bool:
+    value = _run(code, record, now)
     if value is True:
         return True
     if value is False or value is None:
@@ -803,7 +818,8 @@ def _ordered(
     # Stable sorts from the last key to the first give the multi-key order. A null sorts first
     # ascending and, because the whole order flips, last descending, as OData says.
     for key in reversed(keys):
-        column = _sort_column([_eval(key.expr, _Context(row, now)) for row in rows])
+        code = _compile(key.expr)
+        column = _sort_column([_run(code, row, now) for row in rows])
         order = sorted(
             range(len(rows)),
             key=lambda index: (0, 0) if column[index] is None else (1, column[index]),
@@ -834,8 +850,8 @@ def _filtered(
     rows = list(records)
     if query.filter_expr is None:
         return rows
-    expr = query.filter_expr
-    return [row for row in rows if _matches(expr, row, now)]
+    code = _compile(query.filter_expr)
+    return [row for row in rows if _matches(code, row, now)]
 
 
 def apply_query(
@@ -889,6 +905,6 @@ def apply_to_entity(
     """
     if properties is not None:
         check_properties(query, properties)
-    if query.filter_expr is not None and not _matches(query.filter_expr, record, now):
+    if query.filter_expr is not None and not _matches(_compile(query.filter_expr), record, now):
         return None
     return _project(record, query.select_fields)
