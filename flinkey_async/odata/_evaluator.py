@@ -10,9 +10,11 @@ values, so a date-time is a string. Rules:
 * coercion: a string meets a date-time, date, time, duration, GUID or number literal by being
   read as one (``"2024-05-01T10:00:00+02:00" gt 2024-05-01T07:00:00Z`` compares instants;
   a string without an offset is UTC; a date-time string against a date compares its date).
-  Two strings that are both whole OData date-times (date, time and offset, as the service sends
-  them) compare as instants too, so two date-time properties compare as ``$orderby`` sorts them.
   Otherwise operands of different types are an error, as the service would answer 400.
+* declared types: two strings under a property the model declares (``kinds``, by default the
+  API models' own, see ``_types``) compare as text for an Edm.String and as instants for an
+  Edm.DateTimeOffset. Under an undeclared property, two strings that are both whole OData
+  date-times (date, time and offset, as the service sends them) compare as instants.
 * numbers: integers stay integers (``div`` truncates toward zero, ``mod`` keeps the dividend's
   sign); a non-integer literal is the decimal it is written as (``1.1 add 2.2 eq 3.3``), with
   28 significant digits, and becomes a binary float only next to a float from a record, as JSON
@@ -72,6 +74,7 @@ from flinkey_async.odata._literals import (
     scan_number,
     scan_time,
 )
+from flinkey_async.odata._types import PropertyKinds, api_kinds
 
 __all__ = [
     "apply_query",
@@ -220,11 +223,23 @@ def _same_numbers(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
-def _align(a: Any, b: Any, what: str) -> tuple[Any, Any]:
-    """Two non-null operands of one kind, reading a string as the other operand's kind."""
+def _align(a: Any, b: Any, what: str, mode: str | None = None) -> tuple[Any, Any]:
+    """Two non-null operands of one kind, reading a string as the other operand's kind.
+
+    ``mode`` is what the model declares for a property operand: two strings compare as text
+    (``"text"``, an Edm.String) or as instants (``"instant"``, an Edm.DateTimeOffset); without
+    it, by their look.
+    """
     ka, kb = kind(a), kind(b)
     if ka == kb:
         if ka == "string":
+            if mode == "text":
+                return a, b
+            if mode == "instant":
+                moment_a, moment_b = _from_text(a, "datetime"), _from_text(b, "datetime")
+                if moment_a is not None and moment_b is not None:
+                    return moment_a, moment_b
+                return a, b
             if a[4:5] == "-" and b[4:5] == "-":
                 moment_a, moment_b = _instant(a), _instant(b)
                 if moment_a is not None and moment_b is not None:
@@ -248,8 +263,8 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def compare(op: str, a: Any, b: Any) -> bool:
-    """``a op b`` with OData's null rules (the result is never null)."""
+def compare(op: str, a: Any, b: Any, mode: str | None = None) -> bool:
+    """``a op b`` with OData's null rules (the result is never null); ``mode`` as in _align."""
     if a is None or b is None:
         both = a is None and b is None
         if op in ("eq", "ge", "le"):
@@ -257,7 +272,7 @@ def compare(op: str, a: Any, b: Any) -> bool:
         if op == "ne":
             return not both
         return False
-    a, b = _align(a, b, "compare")
+    a, b = _align(a, b, "compare", mode)
     if op == "eq":
         return bool(a == b)
     if op == "ne":
@@ -576,9 +591,10 @@ _EMIT: Final = object()  # a work item: put an instruction in the program
 _PATCH: Final = object()  # a work item: end an and/or, and point its jump past the end
 
 
-def _compile(expr: Expr) -> _Program:
+def _compile(expr: Expr, kinds: PropertyKinds) -> _Program:
     """The program that leaves the value of ``expr`` on the stack (post-order, with jumps that
-    skip the right side of ``and``/``or`` when the left one decides)."""
+    skip the right side of ``and``/``or`` when the left one decides). ``kinds`` give each
+    comparison its meaning (see :func:`_mode`)."""
     code: _Program = []
     work: list[tuple[object, Any]] = [(None, expr)]
     while work:
@@ -597,9 +613,11 @@ def _compile(expr: Expr) -> _Program:
             code.append((_LOAD, node.name))
         elif kind is Literal:
             code.append((_CONST, _literal_value(node.value)))
-        elif kind is Comparison or kind is Arithmetic:
-            opcode = _COMPARE if kind is Comparison else _ARITHMETIC
-            work += ((_EMIT, (opcode, node.op)), (None, node.right), (None, node.left))
+        elif kind is Comparison:
+            mode = _pair_mode(node.left, node.right, kinds)
+            work += ((_EMIT, (_COMPARE, (node.op, mode))), (None, node.right), (None, node.left))
+        elif kind is Arithmetic:
+            work += ((_EMIT, (_ARITHMETIC, node.op)), (None, node.right), (None, node.left))
         elif kind is Logical:
             is_and = node.op == "and"
             jump = [_AND if is_and else _OR, -1]
@@ -608,11 +626,12 @@ def _compile(expr: Expr) -> _Program:
         elif kind is Not or kind is Negate:
             work += ((_EMIT, (_NOT if kind is Not else _NEGATE, None)), (None, node.operand))
         elif kind is In:
+            mode = _mode(node.operand, kinds)
             if type(node.collection) is ListExpr:
                 values = tuple(_literal_value(item.value) for item in node.collection.items)
-                work += ((_EMIT, (_IN_LIST, values)), (None, node.operand))
+                work += ((_EMIT, (_IN_LIST, (values, mode))), (None, node.operand))
             else:
-                work += ((_EMIT, (_IN, None)), (None, node.collection), (None, node.operand))
+                work += ((_EMIT, (_IN, mode)), (None, node.collection), (None, node.operand))
         elif kind is ListExpr:
             code.append((_CONST, [_literal_value(item.value) for item in node.items]))
         elif kind is Call:
@@ -660,7 +679,8 @@ def _run(code: _Program, record: Mapping[str, Any], now: datetime | None) -> Any
             push(argument)
         elif opcode == _COMPARE:
             right = stack.pop()
-            stack[-1] = compare(argument, stack[-1], right)
+            op, mode = argument
+            stack[-1] = compare(op, stack[-1], right, mode)
         elif opcode == _AND:
             left = _truth(stack[-1], "and")
             stack[-1] = left
@@ -689,10 +709,11 @@ def _run(code: _Program, record: Mapping[str, Any], now: datetime | None) -> Any
             stack[-1] = _negate(stack[-1])
         elif opcode == _IN_LIST:
             value = stack[-1]
-            stack[-1] = any(compare("eq", value, item) for item in argument)
+            values, mode = argument
+            stack[-1] = any(compare("eq", value, item, mode) for item in values)
         elif opcode == _IN:
             collection = stack.pop()
-            stack[-1] = _member(stack[-1], collection)
+            stack[-1] = _member(stack[-1], collection, argument)
         elif opcode == _CALL:
             function, name, count = argument
             args = stack[len(stack) - count :]
@@ -713,12 +734,34 @@ def _negate(value: Any) -> Any:
     return -_number(value, "negation")
 
 
-def _member(value: Any, collection: Any) -> bool | None:
+def _member(value: Any, collection: Any, mode: str | None) -> bool | None:
     if collection is None:
         return None
     if not isinstance(collection, list):
         raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
-    return any(compare("eq", value, item) for item in collection)
+    return any(compare("eq", value, item, mode) for item in collection)
+
+
+_TEXT_FUNCTIONS: Final = frozenset({"tolower", "toupper", "trim", "substring", "concat"})
+_MODE_OF_KIND: Final = {"string": "text", "datetime": "instant"}
+
+
+def _mode(node: Expr, kinds: PropertyKinds) -> str | None:
+    """How strings from ``node`` compare: ``"text"`` for an Edm.String property (and text
+    functions of one), ``"instant"`` for a date-time property, ``None`` when not declared."""
+    while type(node) is Call and node.name in _TEXT_FUNCTIONS and node.args:
+        node = node.args[0]
+    if type(node) is Property:
+        return _MODE_OF_KIND.get(kinds.get(node.name, ""))
+    return None
+
+
+def _pair_mode(left: Expr, right: Expr, kinds: PropertyKinds) -> str | None:
+    """A declared string makes two strings text; else a declared date-time makes them instants."""
+    modes = (_mode(left, kinds), _mode(right, kinds))
+    if "text" in modes:
+        return "text"
+    return "instant" if "instant" in modes else None
 
 
 def _call(function: Callable[..., Any], name: str, args: list[Any]) -> Any:
@@ -737,12 +780,25 @@ def _parsed_raw(text: str) -> Expr:
     return parse_filter(text)
 
 
-def evaluate(expr: Expr, record: Mapping[str, Any], *, now: datetime | None = None) -> Any:
+def evaluate(
+    expr: Expr,
+    record: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
+) -> Any:
     """The value of ``expr`` for one JSON-shaped ``record`` (``None`` is OData's null).
 
-    ``now`` fixes what ``now()`` returns (default: the current UTC time).
+    ``now`` fixes what ``now()`` returns (default: the current UTC time). ``kinds`` declare
+    property types (wire name -> ``string``, ``datetime``, ...; default: those of the API's
+    models): two strings compare as text under a string property and as instants under a
+    date-time one. ``{}`` compares by the values' look alone.
     """
-    return _run(_compile(expr), record, now)
+    return _run(_compile(expr, _kinds(kinds)), record, now)
+
+
+def _kinds(kinds: PropertyKinds | None) -> PropertyKinds:
+    return api_kinds() if kinds is None else kinds
 
 
 # -- whole queries --------------------------------------------------------------------------
@@ -795,10 +851,13 @@ def _matches(code: _Program, record: Mapping[str, Any], now: datetime | None) ->
     raise ODataError(f"$filter must be a condition, but it gave {kind(value)} {_show(value)}")
 
 
-def _sort_column(values: list[Any]) -> list[Any]:
-    """Values of one order key made comparable: date-time strings become instants."""
+def _sort_column(values: list[Any], mode: str | None) -> list[Any]:
+    """Values of one order key made comparable: date-time strings become instants, unless the
+    key is declared text (``mode``, as in _align)."""
     present = [value for value in values if value is not None]
     if present and all(isinstance(value, str) for value in present):
+        if mode == "text":
+            return values
         moments = [_from_text(value, "datetime") for value in present]
         if all(moment is not None for moment in moments):
             converted = iter(moments)
@@ -813,13 +872,16 @@ def _sort_column(values: list[Any]) -> list[Any]:
 
 
 def _ordered(
-    rows: list[Mapping[str, Any]], keys: Sequence[OrderKey], now: datetime | None
+    rows: list[Mapping[str, Any]],
+    keys: Sequence[OrderKey],
+    now: datetime | None,
+    kinds: PropertyKinds,
 ) -> list[Mapping[str, Any]]:
     # Stable sorts from the last key to the first give the multi-key order. A null sorts first
     # ascending and, because the whole order flips, last descending, as OData says.
     for key in reversed(keys):
-        code = _compile(key.expr)
-        column = _sort_column([_run(code, row, now) for row in rows])
+        code = _compile(key.expr, kinds)
+        column = _sort_column([_run(code, row, now) for row in rows], _mode(key.expr, kinds))
         order = sorted(
             range(len(rows)),
             key=lambda index: (0, 0) if column[index] is None else (1, column[index]),
@@ -845,12 +907,15 @@ def _project(record: Mapping[str, Any], select: tuple[str, ...]) -> dict[str, An
 
 
 def _filtered(
-    query: Query, records: Iterable[Mapping[str, Any]], now: datetime | None
+    query: Query,
+    records: Iterable[Mapping[str, Any]],
+    now: datetime | None,
+    kinds: PropertyKinds,
 ) -> list[Mapping[str, Any]]:
     rows = list(records)
     if query.filter_expr is None:
         return rows
-    code = _compile(query.filter_expr)
+    code = _compile(query.filter_expr, kinds)
     return [row for row in rows if _matches(code, row, now)]
 
 
@@ -860,17 +925,20 @@ def apply_query(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> list[dict[str, Any]]:
     """``$filter``, ``$orderby``, ``$skip``, ``$top``, then ``$select``, in OData's order.
 
     Returns new dicts. ``properties``, when given, are the entity's property names: a query
-    naming any other is refused even when there are no records.
+    naming any other is refused even when there are no records. ``kinds`` as in
+    :func:`evaluate`.
     """
     if properties is not None:
         check_properties(query, properties)
-    rows = _filtered(query, records, now)
+    declared = _kinds(kinds)
+    rows = _filtered(query, records, now, declared)
     if query.order_keys:
-        rows = _ordered(rows, query.order_keys, now)
+        rows = _ordered(rows, query.order_keys, now, declared)
     if query.skip_value:
         rows = rows[query.skip_value :]
     if query.top_value is not None:
@@ -884,11 +952,12 @@ def count_matching(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> int:
     """``$count``: how many records pass ``$filter`` (``$top``/``$skip`` do not apply)."""
     if properties is not None:
         check_properties(query, properties)
-    return len(_filtered(query, records, now))
+    return len(_filtered(query, records, now, _kinds(kinds)))
 
 
 def apply_to_entity(
@@ -897,6 +966,7 @@ def apply_to_entity(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> dict[str, Any] | None:
     """A single entity under ``$filter`` and ``$select``; ``None`` when the filter rejects it.
 
@@ -905,6 +975,8 @@ def apply_to_entity(
     """
     if properties is not None:
         check_properties(query, properties)
-    if query.filter_expr is not None and not _matches(_compile(query.filter_expr), record, now):
+    if query.filter_expr is None:
+        return _project(record, query.select_fields)
+    if not _matches(_compile(query.filter_expr, _kinds(kinds)), record, now):
         return None
     return _project(record, query.select_fields)
