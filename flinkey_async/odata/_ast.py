@@ -15,19 +15,15 @@ key when several structurally equal nodes may meet, because a hash tie compares 
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, Final, TypeAlias, TypeVar
 from typing import Literal as TypingLiteral
-from uuid import UUID
 
 import attrs
 
 from flinkey_async._exceptions import ODataError
-from flinkey_async.odata._literals import INTEGER_BOUND, MAX_INTEGER_DIGITS
+from flinkey_async.odata._values import LiteralValue, checked_int, kind_of
 
 __all__ = [
     "FUNCTIONS",
@@ -49,11 +45,6 @@ __all__ = [
     "precedence",
     "tree_key",
 ]
-
-LiteralValue: TypeAlias = (
-    bool | int | float | Decimal | str | date | datetime | time | timedelta | UUID | bytes | None
-)
-"""Python values a :class:`Literal` holds (an ``Enum`` member is stored as its ``value``)."""
 
 CompareOp: TypeAlias = TypingLiteral["eq", "ne", "gt", "ge", "lt", "le"]
 LogicalOp: TypeAlias = TypingLiteral["and", "or"]
@@ -393,93 +384,14 @@ class Property(Expr):
     name: str = attrs.field(converter=_property_name)
 
 
-def _checked_int(value: int) -> int:
-    if -INTEGER_BOUND < value < INTEGER_BOUND:  # compares sizes first: cheap for small ints
-        return value
-    raise ODataError(
-        f"integer literal is too large to print (at most {MAX_INTEGER_DIGITS:,} digits)"
-    )
-
-
 def _literal_value(value: object) -> LiteralValue:
-    """Normalise and check a Python value for a literal; the one place that decides."""
+    """Normalise and check a Python value for a literal, by its kind (``_values.KINDS``)."""
     if isinstance(value, enum.Enum):
         value = value.value
-    if type(value) is int:
-        return _checked_int(value)
-    if value is None or type(value) in (bool, float, Decimal, UUID, timedelta, date):
-        return value  # type: ignore[return-value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        text = str.__str__(value)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ODataError(
-                f"string literal has a character that cannot be sent (lone surrogate at "
-                f"index {error.start})"
-            ) from None
-        return text
-    if isinstance(value, datetime):
-        offset = value.utcoffset()
-        if offset is None:
-            raise ODataError(
-                f"naive datetime {value.isoformat()} has no UTC offset; OData needs an aware "
-                "datetime (for example datetime.now(UTC) or .replace(tzinfo=UTC))"
-            )
-        if offset % timedelta(minutes=1):
-            raise ODataError(f"UTC offset {offset} is not a whole number of minutes")
-        return value
-    if isinstance(value, date):
-        return value
-    if isinstance(value, time):
-        if value.utcoffset() is not None:
-            raise ODataError("OData TimeOfDay has no offset; pass a naive time")
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, int):
-        return _checked_int(int(value))
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, Decimal | UUID | timedelta):
-        return value
-    raise TypeError(f"cannot use a {type(value).__name__} as an OData literal: {value!r}")
-
-
-def number_key(value: float | Decimal) -> object:
-    """One key for the non-integer number ``value`` whether it is a float or a Decimal.
-
-    The printed text of a float is its shortest ``repr``, which reads back as a Decimal of the
-    same digits; keying both as that Decimal makes print -> parse an identity on keys.
-    """
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "INF" if value > 0 else "-INF"
-        return Decimal(repr(value))
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "INF" if value > 0 else "-INF"
-    return value
-
-
-def literal_key(value: LiteralValue) -> tuple[Any, ...]:
-    """One token for a literal value: its kind and what makes two values of it equal."""
-    if value is None:
-        return ("null",)
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float | Decimal):
-        return ("number", number_key(value))
-    if isinstance(value, datetime):
-        return ("datetime", value.replace(tzinfo=None), value.utcoffset())
-    return (type(value).__name__, value)
+    found = kind_of(value)
+    if found is None:
+        raise TypeError(f"cannot use a {type(value).__name__} as an OData literal: {value!r}")
+    return found.check(value)
 
 
 @attrs.frozen(eq=False)
@@ -632,7 +544,8 @@ def tree_key(expr: Expr) -> tuple[Any, ...]:
         node = pending.pop()
         kind = _node_kind(type(node))
         if kind is Literal:
-            tokens.append(literal_key(node.value))
+            value = node.value
+            tokens.append(kind_of(value).key(value))  # type: ignore[union-attr]
         elif kind is Property:
             tokens += ("prop", node.name)
         elif kind is Comparison or kind is Logical or kind is Arithmetic:
@@ -783,7 +696,7 @@ def _literal(value: object) -> Literal:
         if not value.isascii():  # type: ignore[attr-defined]
             value = _literal_value(value)  # only non-ASCII text can hold a lone surrogate
     elif kind is int:
-        value = _checked_int(value)  # type: ignore[arg-type]
+        value = checked_int(value)  # type: ignore[arg-type]
     elif value is not None and kind is not bool and kind is not float:
         value = _literal_value(value)
     node: Literal = _new(Literal)

@@ -75,6 +75,7 @@ from flinkey_async.odata._literals import (
     scan_time,
 )
 from flinkey_async.odata._types import PropertyKinds, api_kinds
+from flinkey_async.odata._values import KINDS, kind_of
 
 __all__ = [
     "apply_query",
@@ -99,53 +100,23 @@ _ORDERABLE: Final = frozenset(
 )
 
 
-_KIND_OF_TYPE: Final[dict[type, str]] = {
-    type(None): "null",
-    bool: "bool",
-    int: "number",
-    float: "number",
-    Decimal: "number",
-    str: "string",
-    datetime: "datetime",
-    date: "date",
-    time: "time",
-    timedelta: "duration",
-    UUID: "guid",
-    bytes: "binary",
+_FAMILIES: Final[dict[type, str]] = {
+    **{python_type: literal.family for python_type, literal in KINDS.items()},
     list: "collection",
     tuple: "collection",
     dict: "object",
 }
+"""Exact type -> family: the literal kinds' own, and JSON's containers."""
 
 
 def kind(value: object) -> str:
-    """The OData-ish type family of an evaluated value (for coercion and messages)."""
-    found = _KIND_OF_TYPE.get(type(value))  # the exact types first: one lookup
+    """The type family of an evaluated value, for coercion and messages (the type's name for
+    anything else)."""
+    found = _FAMILIES.get(type(value))
     if found is not None:
         return found
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, datetime):
-        return "datetime"
-    if isinstance(value, date):
-        return "date"
-    if isinstance(value, time):
-        return "time"
-    if isinstance(value, timedelta):
-        return "duration"
-    if isinstance(value, UUID):
-        return "guid"
-    if isinstance(value, bytes):
-        return "binary"
-    if isinstance(value, list | tuple):
-        return "collection"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    literal = kind_of(value)  # a subclass of a literal's type
+    return type(value).__name__ if literal is None else literal.family
 
 
 def _whole(scan: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
@@ -547,26 +518,10 @@ _FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 # record. Neither step recurses, so a tree evaluates however deeply it nests; and a query over
 # many records walks its tree once, not once per record.
 
-_decimal_of_text: Final = lru_cache(maxsize=1024)(Decimal)
-
 
 def _literal_value(value: Any) -> Any:
-    """A literal as the evaluator computes with it.
-
-    A float literal is sent as its shortest decimal text and read back as that decimal, so it
-    computes as that decimal here too: the builder's tree and the parsed one agree. ``NaN`` and
-    ``INF`` stay floats.
-    """
-    kind_of_value = type(value)
-    if kind_of_value is str or kind_of_value is int or value is None:
-        return value
-    if isinstance(value, float):
-        return _decimal_of_text(repr(value)) if math.isfinite(value) else value
-    if isinstance(value, Decimal):
-        if value.is_nan():
-            return math.nan
-        return float(value) if value.is_infinite() else value
-    return value
+    """A literal as the evaluator computes with it (a float as the decimal it is sent as)."""
+    return kind_of(value).computed(value)  # type: ignore[union-attr]  # a checked literal
 
 
 # Instructions: (opcode, argument). The machine's stack holds the values computed so far.

@@ -17,15 +17,9 @@ integers, ``INF``/``-INF``/``NaN`` for the special floats.
 
 from __future__ import annotations
 
-import base64
-import math
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any, Final
-from uuid import UUID
 
-from flinkey_async._exceptions import ODataError
 from flinkey_async.odata._ast import (
     _NODE_TYPES,
     BINARY_PRECEDENCE,
@@ -38,7 +32,6 @@ from flinkey_async.odata._ast import (
     In,
     ListExpr,
     Literal,
-    LiteralValue,
     Logical,
     Negate,
     Not,
@@ -49,8 +42,9 @@ from flinkey_async.odata._ast import (
     is_empty_in,
     precedence,
 )
+from flinkey_async.odata._values import format_duration, format_literal
 
-__all__ = ["format_literal", "precedence", "print_expr", "print_orderby"]
+__all__ = ["format_duration", "format_literal", "precedence", "print_expr", "print_orderby"]
 
 _DIGITS: Final = frozenset("0123456789")
 
@@ -169,16 +163,14 @@ def _leaf_text(node: Any) -> str | None:
         if side is Property:
             left_text = left.name
         elif side is Literal:
-            value = left.value
-            left_text = _quote_str(value) if type(value) is str else format_literal(value)
+            left_text = format_literal(left.value)
         else:
             return None
         side = type(right)
         if side is Property:
             return f"{left_text} {node.op} {right.name}"
         if side is Literal:
-            value = right.value
-            right_text = _quote_str(value) if type(value) is str else format_literal(value)
+            right_text = format_literal(right.value)
             return f"{left_text} {node.op} {right_text}"
     return None
 
@@ -243,119 +235,3 @@ def _negated(operand: Expr, text: str) -> str:
     ):
         return f"-({text})"
     return f"-{text}"
-
-
-def _quote_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _format_binary(value: bytes) -> str:
-    return "binary'" + base64.urlsafe_b64encode(value).decode("ascii") + "'"
-
-
-def _format_duration(value: timedelta) -> str:
-    return f"duration'{format_duration(value)}'"
-
-
-def format_literal(value: LiteralValue) -> str:
-    """The OData literal text of a (checked) literal value."""
-    formatter = _FORMATTERS.get(type(value))
-    if formatter is not None:
-        return formatter(value)
-    return _format_subclass(value)
-
-
-def _format_subclass(value: LiteralValue) -> str:
-    """Values of a subclass (a datetime subclass, ...): the first matching base decides."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, float):
-        return _format_float(value)
-    if isinstance(value, Decimal):
-        return _format_decimal(value)
-    if isinstance(value, datetime):
-        return _format_datetime(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return _format_time(value)
-    if isinstance(value, timedelta):
-        return _format_duration(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, bytes):
-        return _format_binary(value)
-    raise TypeError(f"not an OData literal value: {value!r}")
-
-
-def _format_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "INF" if value > 0 else "-INF"
-    return repr(value)  # shortest round-trip form, always with '.' or 'e'
-
-
-def _format_decimal(value: Decimal) -> str:
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "INF" if value > 0 else "-INF"
-    text = str(value).replace("E", "e")
-    if "." not in text and "e" not in text:
-        text += ".0"  # keep it a decimal: '5' would read back as an integer
-    return text
-
-
-def _fraction(microsecond: int) -> str:
-    return f".{microsecond:06d}".rstrip("0") if microsecond else ""
-
-
-def _format_time(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
-
-
-def _format_datetime(value: datetime) -> str:
-    offset = value.utcoffset()
-    if offset is None:  # Literal() rejects these; this guards direct calls
-        raise ODataError("a naive datetime has no OData form; give it a UTC offset")
-    minutes = int(offset.total_seconds()) // 60
-    if minutes == 0:
-        zone = "Z"
-    else:
-        sign = "+" if minutes > 0 else "-"
-        hours, minutes = divmod(abs(minutes), 60)
-        zone = f"{sign}{hours:02d}:{minutes:02d}"
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{_format_time(value.time())}{zone}"
-
-
-def format_duration(value: timedelta) -> str:
-    """ISO 8601 day-time duration as OData writes it: ``-P1DT2H3M4.5S``."""
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{sign}P{value.days}DT{hours}H{minutes}M{seconds}{_fraction(value.microseconds)}S"
-
-
-# Exact type -> formatter; any other type goes through _format_subclass.
-_FORMATTERS: Final[dict[type, Callable[[Any], str]]] = {
-    str: _quote_str,
-    int: int.__repr__,
-    type(None): lambda value: "null",
-    bool: lambda value: "true" if value else "false",
-    float: _format_float,
-    Decimal: _format_decimal,
-    datetime: _format_datetime,
-    date: date.isoformat,
-    time: _format_time,
-    timedelta: _format_duration,
-    UUID: str,
-    bytes: _format_binary,
-}
