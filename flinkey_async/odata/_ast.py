@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar, overload
 from typing import Literal as TypingLiteral
 
 import attrs
@@ -134,6 +134,42 @@ def check_identifier(name: object, what: str) -> str:
     return name
 
 
+def _binary(op: str, node: Expr, other: object, reverse: bool) -> Expr:
+    """``node op other`` (``other op node`` when ``reverse``): :meth:`Expr.operate` for a binary
+    operator, which the Python operators call directly, as it is most of what a query does."""
+    operand = other if isinstance(other, Expr) else _literal(other)
+    make = _BINARY_MAKERS[op]
+    return make(op, operand, node) if reverse else make(op, node, operand)
+
+
+def _function(name: str, node: Expr, others: tuple[object, ...]) -> Call:
+    """``name(node, *others)`` for a canonical function given its right number of arguments:
+    :meth:`Expr.operate` for a function, which the function methods call directly."""
+    if not others:
+        return _call(name, (node,))
+    if len(others) == 1:
+        other = others[0]
+        return _call(name, (node, other if isinstance(other, Expr) else _literal(other)))
+    return _call(name, (node, *[o if isinstance(o, Expr) else _literal(o) for o in others]))
+
+
+def _unset_printer(expr: Expr) -> str:
+    return object.__repr__(expr)  # only before the printer is loaded, which the package does
+
+
+_printer: Callable[[Expr], str] = _unset_printer
+
+
+def use_printer(printer: Callable[[Expr], str]) -> None:
+    """Make ``str(node)`` the OData text: the printer module calls this when it loads.
+
+    The printer depends on the tree, never the other way round (no import cycle); importing
+    :mod:`flinkey_async.odata` loads both.
+    """
+    global _printer
+    _printer = printer
+
+
 class Expr:
     """Base of every expression node; its operators and methods build new nodes.
 
@@ -176,39 +212,126 @@ class Expr:
         raise TypeError("use .contains(text) or .in_(values) to build an OData condition")
 
     def __str__(self) -> str:
-        from flinkey_async.odata._printer import print_expr
+        return _printer(self)
 
-        return print_expr(self)
+    # -- operators -------------------------------------------------------------------------
+    @overload
+    def operate(self, op: CompareOp, other: object, /, *, reverse: bool = False) -> Comparison: ...
+    @overload
+    def operate(self, op: LogicalOp, other: object, /, *, reverse: bool = False) -> Logical: ...
+    @overload
+    def operate(
+        self, op: ArithmeticOp, other: object, /, *, reverse: bool = False
+    ) -> Arithmetic: ...
+    @overload
+    def operate(self, op: TypingLiteral["not"], /) -> Not: ...
+    @overload
+    def operate(self, op: TypingLiteral["neg"], /) -> Negate: ...
+    @overload
+    def operate(self, op: str, /, *others: object, reverse: bool = False) -> Expr: ...
+    def operate(self, op: str, /, *others: object, reverse: bool = False) -> Expr:
+        """The generic operation behind every operator and method below (as SQLAlchemy Core's
+        ``operate()``): a binary operator (``eq`` ... ``or``, ``add`` ... ``mod``) with ``self``
+        on the left (on the right when ``reverse``), ``not`` or ``neg`` of ``self``, or a
+        canonical function with ``self`` as its first argument. Plain values become literals.
 
-    # -- comparison ------------------------------------------------------------------------
-    # The operators below make nodes through the unchecked constructors (``_comparison`` ...):
-    # ``self`` is a node, the operator is a constant and a value on the other side becomes a
-    # literal, so the public constructors' checks could never fail here and would only cost time.
+        Its two paths, :func:`_binary` and :func:`_function`, are where operands are coerced and
+        nodes made; the Python operators and the function methods call them directly, sparing
+        a query's dozens of operations the argument packing. Nodes are made through the
+        unchecked constructors (``_comparison`` ...): ``self`` is a node, ``op`` comes from a
+        fixed table and a value becomes a literal, so the public constructors' checks could
+        never fail here and would only cost time.
+        """
+        if op in _BINARY_MAKERS:
+            if len(others) != 1:
+                raise TypeError(f"{op} takes one other operand, got {len(others)}")
+            return _binary(op, self, others[0], reverse)
+        if op == "not" or op == "neg":
+            if others:
+                raise TypeError(f"{op} takes no other operand")
+            return _not(self) if op == "not" else _negate(self)
+        arity = FUNCTIONS.get(op)
+        if arity is None:
+            raise ODataError(f"no OData operator or function {op!r}")
+        if not arity[0] <= len(others) + 1 <= arity[1]:
+            raise TypeError(
+                f"{op}() takes {arity[0]} to {arity[1]} arguments, got {len(others) + 1}"
+            )
+        return _function(op, self, others)
+
     def __eq__(self, other: object) -> Comparison:  # type: ignore[override]
-        return _comparison("eq", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("eq", self, other, False)  # type: ignore[return-value]
 
     def __ne__(self, other: object) -> Comparison:  # type: ignore[override]
-        return _comparison("ne", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("ne", self, other, False)  # type: ignore[return-value]
 
     def __lt__(self, other: object) -> Comparison:
-        return _comparison("lt", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("lt", self, other, False)  # type: ignore[return-value]
 
     def __le__(self, other: object) -> Comparison:
-        return _comparison("le", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("le", self, other, False)  # type: ignore[return-value]
 
     def __gt__(self, other: object) -> Comparison:
-        return _comparison("gt", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("gt", self, other, False)  # type: ignore[return-value]
 
     def __ge__(self, other: object) -> Comparison:
-        return _comparison("ge", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("ge", self, other, False)  # type: ignore[return-value]
+
+    def __and__(self, other: object) -> Logical:
+        return _binary("and", self, other, False)  # type: ignore[return-value]
+
+    def __rand__(self, other: object) -> Logical:
+        return _binary("and", self, other, True)  # type: ignore[return-value]
+
+    def __or__(self, other: object) -> Logical:
+        return _binary("or", self, other, False)  # type: ignore[return-value]
+
+    def __ror__(self, other: object) -> Logical:
+        return _binary("or", self, other, True)  # type: ignore[return-value]
+
+    def __add__(self, other: object) -> Arithmetic:
+        return _binary("add", self, other, False)  # type: ignore[return-value]
+
+    def __radd__(self, other: object) -> Arithmetic:
+        return _binary("add", self, other, True)  # type: ignore[return-value]
+
+    def __sub__(self, other: object) -> Arithmetic:
+        return _binary("sub", self, other, False)  # type: ignore[return-value]
+
+    def __rsub__(self, other: object) -> Arithmetic:
+        return _binary("sub", self, other, True)  # type: ignore[return-value]
+
+    def __mul__(self, other: object) -> Arithmetic:
+        return _binary("mul", self, other, False)  # type: ignore[return-value]
+
+    def __rmul__(self, other: object) -> Arithmetic:
+        return _binary("mul", self, other, True)  # type: ignore[return-value]
+
+    def __truediv__(self, other: object) -> Arithmetic:
+        return _binary("div", self, other, False)  # type: ignore[return-value]
+
+    def __rtruediv__(self, other: object) -> Arithmetic:
+        return _binary("div", self, other, True)  # type: ignore[return-value]
+
+    def __mod__(self, other: object) -> Arithmetic:
+        return _binary("mod", self, other, False)  # type: ignore[return-value]
+
+    def __rmod__(self, other: object) -> Arithmetic:
+        return _binary("mod", self, other, True)  # type: ignore[return-value]
+
+    def __invert__(self) -> Not:
+        return self.operate("not")
+
+    def __neg__(self) -> Negate:
+        return self.operate("neg")
 
     def is_null(self) -> Comparison:
         """``x eq null``."""
-        return _comparison("eq", self, _literal(None))
+        return self.operate("eq", None)
 
     def is_not_null(self) -> Comparison:
         """``x ne null``."""
-        return _comparison("ne", self, _literal(None))
+        return self.operate("ne", None)
 
     def in_(self, values: Iterable[object]) -> Expr:
         """``x in (v1,v2,...)``; an empty list is the literal ``false`` (servers reject ``()``)."""
@@ -223,116 +346,59 @@ class Expr:
             return _literal(False)
         return _in(self, _list_expr(tuple(items)))
 
-    # -- logic -----------------------------------------------------------------------------
-    def __and__(self, other: object) -> Logical:
-        return _logical("and", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rand__(self, other: object) -> Logical:
-        return _logical("and", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __or__(self, other: object) -> Logical:
-        return _logical("or", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __ror__(self, other: object) -> Logical:
-        return _logical("or", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __invert__(self) -> Not:
-        return _not(self)
-
-    # -- arithmetic ------------------------------------------------------------------------
-    def __add__(self, other: object) -> Arithmetic:
-        return _arithmetic("add", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __radd__(self, other: object) -> Arithmetic:
-        return _arithmetic("add", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __sub__(self, other: object) -> Arithmetic:
-        return _arithmetic("sub", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rsub__(self, other: object) -> Arithmetic:
-        return _arithmetic("sub", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __mul__(self, other: object) -> Arithmetic:
-        return _arithmetic("mul", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rmul__(self, other: object) -> Arithmetic:
-        return _arithmetic("mul", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __truediv__(self, other: object) -> Arithmetic:
-        return _arithmetic("div", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rtruediv__(self, other: object) -> Arithmetic:
-        return _arithmetic("div", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __mod__(self, other: object) -> Arithmetic:
-        return _arithmetic("mod", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rmod__(self, other: object) -> Arithmetic:
-        return _arithmetic("mod", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __neg__(self) -> Negate:
-        return _negate(self)
-
+    # -- functions -------------------------------------------------------------------------
     def __round__(self, ndigits: None = None) -> Call:
         if ndigits is not None:
             raise TypeError("OData round() has no digits argument; use round(expr)")
-        return _call("round", (self,))
+        return _function("round", self, ())
 
     def __floor__(self) -> Call:
-        return _call("floor", (self,))
+        return _function("floor", self, ())
 
     def __ceil__(self) -> Call:
-        return _call("ceiling", (self,))
+        return _function("ceiling", self, ())
 
-    # -- functions -------------------------------------------------------------------------
     def contains(self, text: object) -> Call:
         """``contains(x,text)``."""
-        return _call("contains", (self, text if isinstance(text, Expr) else _literal(text)))
+        return _function("contains", self, (text,))
 
     def startswith(self, prefix: object) -> Call:
         """``startswith(x,prefix)``."""
-        return _call("startswith", (self, prefix if isinstance(prefix, Expr) else _literal(prefix)))
+        return _function("startswith", self, (prefix,))
 
     def endswith(self, suffix: object) -> Call:
         """``endswith(x,suffix)``."""
-        return _call("endswith", (self, suffix if isinstance(suffix, Expr) else _literal(suffix)))
-
-    def lower(self) -> Call:
-        """``tolower(x)``."""
-        return _call("tolower", (self,))
-
-    def upper(self) -> Call:
-        """``toupper(x)``."""
-        return _call("toupper", (self,))
-
-    def trim(self) -> Call:
-        """``trim(x)``."""
-        return _call("trim", (self,))
-
-    def length(self) -> Call:
-        """``length(x)``."""
-        return _call("length", (self,))
+        return _function("endswith", self, (suffix,))
 
     def indexof(self, text: object) -> Call:
         """``indexof(x,text)``: 0-based, -1 when absent."""
-        return _call("indexof", (self, text if isinstance(text, Expr) else _literal(text)))
+        return _function("indexof", self, (text,))
+
+    def concat(self, other: object) -> Call:
+        """``concat(x,other)``."""
+        return _function("concat", self, (other,))
+
+    def lower(self) -> Call:
+        """``tolower(x)``."""
+        return _function("tolower", self, ())
+
+    def upper(self) -> Call:
+        """``toupper(x)``."""
+        return _function("toupper", self, ())
+
+    def trim(self) -> Call:
+        """``trim(x)``."""
+        return _function("trim", self, ())
+
+    def length(self) -> Call:
+        """``length(x)``."""
+        return _function("length", self, ())
 
     def substring(self, start: object, length: object = None) -> Call:
         """``substring(x,start[,length])``."""
         if length is None:
-            return _call("substring", (self, start if isinstance(start, Expr) else _literal(start)))
-        return _call(
-            "substring",
-            (
-                self,
-                start if isinstance(start, Expr) else _literal(start),
-                length if isinstance(length, Expr) else _literal(length),
-            ),
-        )
-
-    def concat(self, other: object) -> Call:
-        """``concat(x,other)``."""
-        return _call("concat", (self, other if isinstance(other, Expr) else _literal(other)))
+            return _function("substring", self, (start,))
+        return _function("substring", self, (start, length))
 
     # -- ordering --------------------------------------------------------------------------
     def asc(self) -> OrderKey:
@@ -685,6 +751,12 @@ _in: Final = _unchecked2(In, "operand", "collection")
 _list_expr: Final = _unchecked1(ListExpr, "items")
 _call: Final = _unchecked2(Call, "name", "args")  # a canonical name with the right arity
 _property: Final = _unchecked1(Property, "name")  # a checked identifier
+_BINARY_MAKERS: Final[dict[str, Callable[[str, Any, Any], Expr]]] = {
+    **dict.fromkeys(COMPARE_OPS, _comparison),
+    **dict.fromkeys(LOGICAL_OPS, _logical),
+    **dict.fromkeys(ARITHMETIC_OPS, _arithmetic),
+}
+"""Binary operator -> the unchecked constructor of its node."""
 _set_literal_value: Final[Callable[[Literal, object], None]] = vars(Literal)["value"].__set__
 
 

@@ -41,6 +41,7 @@ from flinkey_async.odata._ast import (
     _node_kind,
     is_empty_in,
     precedence,
+    use_printer,
 )
 from flinkey_async.odata._values import format_duration, format_literal
 
@@ -149,8 +150,8 @@ def _print(expr: Expr) -> str:
 
 
 def _leaf_text(node: Any) -> str | None:
-    """The text of a name, a literal, or a comparison or arithmetic of two of them, met under
-    an operator; ``None`` for any other node (it goes through the stack)."""
+    """The text of a name, a literal, or a comparison, arithmetic or call of only those, met
+    under an operator; ``None`` for any other node (it goes through the stack)."""
     kind = type(node)
     if kind is Property:
         return node.name  # type: ignore[no-any-return]
@@ -172,6 +173,17 @@ def _leaf_text(node: Any) -> str | None:
         if side is Literal:
             right_text = format_literal(right.value)
             return f"{left_text} {node.op} {right_text}"
+    elif kind is Call:
+        args = []
+        for arg in node.args:
+            side = type(arg)
+            if side is Property:
+                args.append(arg.name)
+            elif side is Literal:
+                args.append(format_literal(arg.value))
+            else:
+                return None
+        return f"{node.name}({','.join(args)})"
     return None
 
 
@@ -235,3 +247,6 @@ def _negated(operand: Expr, text: str) -> str:
     ):
         return f"-({text})"
     return f"-{text}"
+
+
+use_printer(print_expr)
