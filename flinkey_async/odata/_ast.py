@@ -44,6 +44,7 @@ __all__ = [
     "as_expr",
     "precedence",
     "tree_key",
+    "tree_repr",
 ]
 
 CompareOp: TypeAlias = TypingLiteral["eq", "ne", "gt", "ge", "lt", "le"]
@@ -213,6 +214,9 @@ class Expr:
 
     def __str__(self) -> str:
         return _printer(self)
+
+    def __repr__(self) -> str:
+        return tree_repr(self)
 
     # -- operators -------------------------------------------------------------------------
     @overload
@@ -443,7 +447,7 @@ def _property_name(value: object) -> str:
     return check_identifier(value, "property name")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Property(Expr):
     """A property of the entity, by its wire (JSON) name: ``licensePlate``."""
 
@@ -460,7 +464,7 @@ def _literal_value(value: object) -> LiteralValue:
     return found.check(value)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Literal(Expr):
     """A constant: null, bool, int, float/Decimal, str, date, aware datetime, time, duration
     (``timedelta``), GUID (``UUID``) or binary (``bytes``). ``Enum`` members become their value.
@@ -471,7 +475,7 @@ class Literal(Expr):
     value: LiteralValue = attrs.field(converter=_literal_value)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Comparison(Expr):
     """``left op right`` with op one of ``eq ne gt ge lt le``."""
 
@@ -480,7 +484,7 @@ class Comparison(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Logical(Expr):
     """``left and right`` / ``left or right``."""
 
@@ -489,14 +493,14 @@ class Logical(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Not(Expr):
     """``not (operand)``."""
 
     operand: Expr = attrs.field(validator=_check_expr)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Arithmetic(Expr):
     """``left op right`` with op one of ``add sub mul div divby mod``."""
 
@@ -505,7 +509,7 @@ class Arithmetic(Expr):
     right: Expr = attrs.field(validator=_check_expr)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Negate(Expr):
     """``-operand``."""
 
@@ -520,7 +524,7 @@ def _literal_items(items: Iterable[object]) -> tuple[Literal, ...]:
     return result  # type: ignore[return-value]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ListExpr(Expr):
     """``(v1,v2,...)``, the right operand of ``in``. Holds literals only."""
 
@@ -533,7 +537,7 @@ def _check_collection(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ODataError("the right operand of 'in' must be a list, e.g. ListExpr((Literal(1),))")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class In(Expr):
     """``operand in collection``; ``collection`` is a :class:`ListExpr` or a collection-valued
     expression. ``in`` binds like a primary operator (tighter than ``not`` and ``-``)."""
@@ -563,7 +567,7 @@ def _call_args(value: Iterable[object]) -> tuple[Expr, ...]:
     return args  # type: ignore[return-value]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Call(Expr):
     """``name(arg,...)``: a canonical function (see :data:`FUNCTIONS`, arity checked), or any
     other identifier with arguments, such as a key lookup ``Items(1)``, which only the parser
@@ -587,7 +591,7 @@ def _raw_text(value: object) -> str:
     return value
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Raw(Expr):
     """A hand-written OData fragment, printed verbatim (parenthesised when nested).
 
@@ -634,6 +638,43 @@ def tree_key(expr: Expr) -> tuple[Any, ...]:
         else:
             raise TypeError(f"not an OData expression node: {node!r}")
     return tuple(tokens)
+
+
+def tree_repr(expr: Expr) -> str:
+    """``Comparison(op='eq', left=Property(name='id'), right=Literal(value=7))``, as attrs
+    writes it, built on a stack: a tree nested thousands of levels deep has a repr too."""
+    texts: list[str] = []
+    work: list[tuple[Any, bool]] = [(expr, False)]
+    while work:
+        node, ready = work.pop()
+        names = [field.name for field in attrs.fields(type(node))]
+        values = [getattr(node, name) for name in names]
+        if not ready:
+            work.append((node, True))
+            for value in reversed(values):
+                if isinstance(value, Expr):
+                    work.append((value, False))
+                elif type(value) is tuple:
+                    work.extend((item, False) for item in reversed(value))
+            continue
+        count = sum(
+            1 if isinstance(value, Expr) else len(value) if type(value) is tuple else 0
+            for value in values
+        )
+        children = iter(texts[len(texts) - count :])
+        del texts[len(texts) - count :]
+        parts = []
+        for name, value in zip(names, values, strict=True):
+            if isinstance(value, Expr):
+                shown = next(children)
+            elif type(value) is tuple:
+                items = [next(children) for _ in value]
+                shown = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            else:
+                shown = repr(value)
+            parts.append(f"{name}={shown}")
+        texts.append(f"{type(node).__name__}({', '.join(parts)})")
+    return texts[0]
 
 
 _NODE_TYPES: Final = frozenset(

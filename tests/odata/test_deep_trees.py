@@ -73,6 +73,7 @@ def test_500_levels_print_parse_back_and_evaluate(shape: str) -> None:
         assert parsed.same_as(tree)
         assert hash(parsed) == hash(tree)
         assert print_expr(parsed) == text
+        assert repr(parsed) == repr(tree)
         assert _evaluated(parsed) == _evaluated(tree)
 
 
@@ -83,6 +84,7 @@ def test_5000_levels_work_or_give_the_documented_error(shape: str) -> None:
         text = print_expr(tree)
         _evaluated(tree)
         assert tree.same_as(_nested(shape, DEEP))
+        assert repr(tree).startswith(type(tree).__name__ + "(")
         # The service's limit: deeper text is the documented syntax error, at the level past it.
         with pytest.raises(ODataSyntaxError, match="nested too deeply"):
             parse_filter(text)
