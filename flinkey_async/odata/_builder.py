@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import attrs
 
+from flinkey_async._models import wire_name
 from flinkey_async.odata._ast import (
     FUNCTIONS,
     Call,
@@ -40,13 +41,7 @@ from flinkey_async.odata._errors import ODataError, UnknownFieldError
 from flinkey_async.odata._literals import INT64_MAX
 from flinkey_async.odata._printer import print_expr, print_orderby
 
-__all__ = ["Fields", "Query", "camel_case", "encode_query", "fields", "func", "literal", "raw"]
-
-
-def camel_case(attribute: str) -> str:
-    """The JSON name of a snake_case attribute: ``license_plate`` -> ``licensePlate``."""
-    head, *rest = attribute.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+__all__ = ["Fields", "Query", "encode_query", "fields", "func", "literal", "raw"]
 
 
 class Fields:
@@ -92,7 +87,7 @@ def fields(model: type) -> Fields:
     """Typed field references of an attrs class; wire names are the camelCase JSON names."""
     if not attrs.has(model):
         raise TypeError(f"fields() needs an attrs class, not {model!r}")
-    properties = {field.name: Property(camel_case(field.name)) for field in attrs.fields(model)}
+    properties = {field.name: Property(wire_name(field.name)) for field in attrs.fields(model)}
     # Names Fields itself uses (its slots, its methods) stay served by __getattr__, as before.
     shortcuts = {name: prop for name, prop in properties.items() if not hasattr(Fields, name)}
     namespace: dict[str, Any] = {"__slots__": (), "__doc__": Fields.__doc__, **shortcuts}
