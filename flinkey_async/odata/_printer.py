@@ -9,10 +9,11 @@ The printer adds the parentheses the parser needs to read back the very same tre
 * the operand of ``in`` unless it is primary, because ``in`` binds tighter than ``not``;
 * a raw fragment whenever it is nested, since its content is unknown.
 
-Literals: ``null`` bare, strings in single quotes with ``'`` doubled, datetimes with their offset
-(``Z`` for UTC), GUIDs bare, durations as ``duration'P...'``, binaries as ``binary'...'``
-(base64url), non-integer numbers always with a ``.`` or an exponent so they never read back as
-integers, ``INF``/``-INF``/``NaN`` for the special floats.
+Literals are written by their kind's row in ``_values``: ``null`` bare, strings in single
+quotes with ``'`` doubled, datetimes with their offset (``Z`` for UTC), GUIDs bare, durations as
+``duration'P...'``, binaries as ``binary'...'`` (base64url), non-integer numbers always with a
+``.`` or an exponent so they never read back as integers, ``INF``/``-INF``/``NaN`` for the
+special floats.
 """
 
 from __future__ import annotations
