@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,6 +33,7 @@ from flinkey_async.odata import (
 )
 from flinkey_async.odata._literals import INT64_MAX, MAX_INTEGER_DIGITS
 from flinkey_async.odata._parser import _LITERAL_RULES
+from flinkey_async.sandbox import Sandbox
 
 from .conftest import profile
 
@@ -192,3 +194,35 @@ def test_a_record_string_of_many_digits_is_not_a_number() -> None:
     with pytest.raises(ODataError, match="cannot compare"):
         evaluate(Property("x") == 1, {"x": HUGE})
     assert evaluate(Property("d") == timedelta(days=1), {"d": "P1D"}) is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("$top", HUGE), ("$skip", HUGE), ("$filter", f"id eq {HUGE}"), ("$filter", f"id eq 1e{HUGE}")],
+)
+async def test_the_sandbox_answers_400_not_500(
+    flinkey_sandbox: Sandbox, name: str, value: str
+) -> None:
+    """Over HTTP: the sandbox reads OData with these parsers, so a huge number is a 400."""
+    sandbox = flinkey_sandbox
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            sandbox.url("/oauth2/token"),
+            data={
+                "grant_type": "password",
+                "username": sandbox.username,
+                "password": sandbox.password,
+            },
+            headers={"flinkey-API-Key": sandbox.api_key},
+        ) as response:
+            token = (await response.json())["access_token"]
+        headers = {
+            "flinkey-API-Key": sandbox.api_key,
+            "Authorization": f"Bearer {token}",
+            "Customer-ID": str(sandbox.customer_ids[0]),
+        }
+        async with http.get(
+            sandbox.url("/cars"), params={name: value}, headers=headers
+        ) as response:
+            assert response.status == 400
+            assert (await response.text()).startswith("Invalid OData query")
