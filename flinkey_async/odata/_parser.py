@@ -110,6 +110,7 @@ def _done(result: Expr | _Step) -> Expr:
 
 
 _WHITESPACE: Final = frozenset(" \t")
+_ITEM_ENDS: Final = frozenset(",)")
 _SUPPORTED_OPTIONS: Final = ("filter", "select", "orderby", "top", "skip", "count")
 _UNSUPPORTED_OPTIONS: Final = (
     "expand",
@@ -272,6 +273,21 @@ class _Parser:
             self.depth -= 1
         return left
 
+    def lone_operand(self, opened_at: int) -> Expr | None:
+        """An argument or list item that is a single name or literal right before ``,`` or
+        ``)``, read without a nested step (most are); ``None``, with nothing read, otherwise.
+
+        It opens a level as :meth:`expression` would, so the nesting limit holds the same.
+        """
+        if self.depth >= self.max_nesting:
+            raise self.error(opened_at, f"nested too deeply (more than {self.max_nesting} levels)")
+        start = self.pos
+        operand = self.unary()
+        if isinstance(operand, Expr) and self.peek() in _ITEM_ENDS:
+            return operand
+        self.pos = start  # a step is never started here: it reads nothing until driven
+        return None
+
     def unary(self) -> Expr | _Step:
         """An operand: a tree, or for what nests (parentheses, ``-``, ``not``, calls) a step."""
         text, i = self.text, self.pos
@@ -398,7 +414,8 @@ class _Parser:
         args: list[Expr] = []
         if self.peek() != ")":
             while True:
-                args.append((yield self.expression(0, start)))
+                arg = self.lone_operand(start)
+                args.append(arg if arg is not None else (yield self.expression(0, start)))
                 self.skip_ws()
                 if self.peek() == ",":
                     self.pos += 1
@@ -448,7 +465,9 @@ class _Parser:
         if self.peek() == ")":
             self.pos += 1
             return _list_expr(())
-        first = yield self.expression(0, opened_at)
+        first = self.lone_operand(opened_at)
+        if first is None:
+            first = yield self.expression(0, opened_at)
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
@@ -462,7 +481,9 @@ class _Parser:
             self.pos += 1
             self.skip_ws()
             item_at = self.pos
-            item = yield self.expression(0, opened_at)
+            item = self.lone_operand(opened_at)
+            if item is None:
+                item = yield self.expression(0, opened_at)
             if not isinstance(item, Literal):
                 raise self.error(item_at, "a list after 'in' may only hold literals")
             items.append(item)
