@@ -15,18 +15,15 @@ key when several structurally equal nodes may meet, because a hash tie compares 
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar, overload
 from typing import Literal as TypingLiteral
-from uuid import UUID
 
 import attrs
 
 from flinkey_async._exceptions import ODataError
+from flinkey_async.odata._values import LiteralValue, checked_int, kind_of
 
 __all__ = [
     "FUNCTIONS",
@@ -45,12 +42,10 @@ __all__ = [
     "Property",
     "Raw",
     "as_expr",
+    "precedence",
+    "tree_key",
+    "tree_repr",
 ]
-
-LiteralValue: TypeAlias = (
-    bool | int | float | Decimal | str | date | datetime | time | timedelta | UUID | bytes | None
-)
-"""Python values a :class:`Literal` holds (an ``Enum`` member is stored as its ``value``)."""
 
 CompareOp: TypeAlias = TypingLiteral["eq", "ne", "gt", "ge", "lt", "le"]
 LogicalOp: TypeAlias = TypingLiteral["and", "or"]
@@ -92,6 +87,35 @@ FUNCTIONS: Final[dict[str, tuple[int, int]]] = {
 }
 """The OData canonical functions this package knows, with their arities."""
 
+# -- precedence (higher binds tighter): one table for the printer and the parser -----------------
+OR_PRECEDENCE: Final = 1
+AND_PRECEDENCE: Final = 2
+EQUALITY_PRECEDENCE: Final = 3
+RELATIONAL_PRECEDENCE: Final = 4
+ADDITIVE_PRECEDENCE: Final = 5
+MULTIPLICATIVE_PRECEDENCE: Final = 6
+UNARY_PRECEDENCE: Final = 7
+IN_PRECEDENCE: Final = 8
+PRIMARY_PRECEDENCE: Final = 9
+
+BINARY_PRECEDENCE: Final[dict[str, int]] = {
+    "or": OR_PRECEDENCE,
+    "and": AND_PRECEDENCE,
+    "eq": EQUALITY_PRECEDENCE,
+    "ne": EQUALITY_PRECEDENCE,
+    "gt": RELATIONAL_PRECEDENCE,
+    "ge": RELATIONAL_PRECEDENCE,
+    "lt": RELATIONAL_PRECEDENCE,
+    "le": RELATIONAL_PRECEDENCE,
+    "add": ADDITIVE_PRECEDENCE,
+    "sub": ADDITIVE_PRECEDENCE,
+    "mul": MULTIPLICATIVE_PRECEDENCE,
+    "div": MULTIPLICATIVE_PRECEDENCE,
+    "divby": MULTIPLICATIVE_PRECEDENCE,
+    "mod": MULTIPLICATIVE_PRECEDENCE,
+}
+"""Binary operator -> precedence; every binary operator groups to the left."""
+
 IDENTIFIER: Final = re.compile(r"[^\W\d]\w{0,127}")
 """An OData identifier (``odataIdentifier``): a letter or ``_``, then letters, digits, ``_``."""
 
@@ -109,6 +133,42 @@ def check_identifier(name: object, what: str) -> str:
     if name.lower() in _RESERVED_ANY_CASE or name in _RESERVED_EXACT:
         raise ODataError(f"{what} {name!r} is a reserved OData word")
     return name
+
+
+def _binary(op: str, node: Expr, other: object, reverse: bool) -> Expr:
+    """``node op other`` (``other op node`` when ``reverse``): :meth:`Expr.operate` for a binary
+    operator, which the Python operators call directly, as it is most of what a query does."""
+    operand = other if isinstance(other, Expr) else _literal(other)
+    make = _BINARY_MAKERS[op]
+    return make(op, operand, node) if reverse else make(op, node, operand)
+
+
+def _function(name: str, node: Expr, others: tuple[object, ...]) -> Call:
+    """``name(node, *others)`` for a canonical function given its right number of arguments:
+    :meth:`Expr.operate` for a function, which the function methods call directly."""
+    if not others:
+        return _call(name, (node,))
+    if len(others) == 1:
+        other = others[0]
+        return _call(name, (node, other if isinstance(other, Expr) else _literal(other)))
+    return _call(name, (node, *[o if isinstance(o, Expr) else _literal(o) for o in others]))
+
+
+def _unset_printer(expr: Expr) -> str:
+    return object.__repr__(expr)  # only before the printer is loaded, which the package does
+
+
+_printer: Callable[[Expr], str] = _unset_printer
+
+
+def use_printer(printer: Callable[[Expr], str]) -> None:
+    """Make ``str(node)`` the OData text: the printer module calls this when it loads.
+
+    The printer depends on the tree, never the other way round (no import cycle); importing
+    :mod:`flinkey_async.odata` loads both.
+    """
+    global _printer
+    _printer = printer
 
 
 class Expr:
@@ -129,8 +189,12 @@ class Expr:
 
     # -- structure -------------------------------------------------------------------------
     def key(self) -> tuple[Any, ...]:
-        """A hashable tuple describing the tree; equal keys mean equal trees."""
-        raise NotImplementedError
+        """A hashable tuple describing the tree; equal keys mean equal trees.
+
+        Flat (the nodes in prefix order), so it is built, hashed and compared without
+        recursion however deep the tree is.
+        """
+        return tree_key(self)
 
     def same_as(self, other: object) -> bool:
         """Structural equality (``==`` builds a comparison node instead)."""
@@ -149,39 +213,129 @@ class Expr:
         raise TypeError("use .contains(text) or .in_(values) to build an OData condition")
 
     def __str__(self) -> str:
-        from flinkey_async.odata._printer import print_expr
+        return _printer(self)
 
-        return print_expr(self)
+    def __repr__(self) -> str:
+        return tree_repr(self)
 
-    # -- comparison ------------------------------------------------------------------------
-    # The operators below make nodes through the unchecked constructors (``_comparison`` ...):
-    # ``self`` is a node, the operator is a constant and a value on the other side becomes a
-    # literal, so the public constructors' checks could never fail here and would only cost time.
+    # -- operators -------------------------------------------------------------------------
+    @overload
+    def operate(self, op: CompareOp, other: object, /, *, reverse: bool = False) -> Comparison: ...
+    @overload
+    def operate(self, op: LogicalOp, other: object, /, *, reverse: bool = False) -> Logical: ...
+    @overload
+    def operate(
+        self, op: ArithmeticOp, other: object, /, *, reverse: bool = False
+    ) -> Arithmetic: ...
+    @overload
+    def operate(self, op: TypingLiteral["not"], /) -> Not: ...
+    @overload
+    def operate(self, op: TypingLiteral["neg"], /) -> Negate: ...
+    @overload
+    def operate(self, op: str, /, *others: object, reverse: bool = False) -> Expr: ...
+    def operate(self, op: str, /, *others: object, reverse: bool = False) -> Expr:
+        """The generic operation behind every operator and method below (as SQLAlchemy Core's
+        ``operate()``): a binary operator (``eq`` ... ``or``, ``add`` ... ``mod``) with ``self``
+        on the left (on the right when ``reverse``), ``not`` or ``neg`` of ``self``, or a
+        canonical function with ``self`` as its first argument. Plain values become literals.
+
+        Its two paths, :func:`_binary` and :func:`_function`, are where operands are coerced and
+        nodes made; the Python operators and the function methods call them directly, sparing
+        a query's dozens of operations the argument packing. Nodes are made through the
+        unchecked constructors (``_comparison`` ...): ``self`` is a node, ``op`` comes from a
+        fixed table and a value becomes a literal, so the public constructors' checks could
+        never fail here and would only cost time.
+        """
+        if op in _BINARY_MAKERS:
+            if len(others) != 1:
+                raise TypeError(f"{op} takes one other operand, got {len(others)}")
+            return _binary(op, self, others[0], reverse)
+        if op == "not" or op == "neg":
+            if others:
+                raise TypeError(f"{op} takes no other operand")
+            return _not(self) if op == "not" else _negate(self)
+        arity = FUNCTIONS.get(op)
+        if arity is None:
+            raise ODataError(f"no OData operator or function {op!r}")
+        if not arity[0] <= len(others) + 1 <= arity[1]:
+            raise TypeError(
+                f"{op}() takes {arity[0]} to {arity[1]} arguments, got {len(others) + 1}"
+            )
+        return _function(op, self, others)
+
     def __eq__(self, other: object) -> Comparison:  # type: ignore[override]
-        return _comparison("eq", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("eq", self, other, False)  # type: ignore[return-value]
 
     def __ne__(self, other: object) -> Comparison:  # type: ignore[override]
-        return _comparison("ne", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("ne", self, other, False)  # type: ignore[return-value]
 
     def __lt__(self, other: object) -> Comparison:
-        return _comparison("lt", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("lt", self, other, False)  # type: ignore[return-value]
 
     def __le__(self, other: object) -> Comparison:
-        return _comparison("le", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("le", self, other, False)  # type: ignore[return-value]
 
     def __gt__(self, other: object) -> Comparison:
-        return _comparison("gt", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("gt", self, other, False)  # type: ignore[return-value]
 
     def __ge__(self, other: object) -> Comparison:
-        return _comparison("ge", self, other if isinstance(other, Expr) else _literal(other))
+        return _binary("ge", self, other, False)  # type: ignore[return-value]
+
+    def __and__(self, other: object) -> Logical:
+        return _binary("and", self, other, False)  # type: ignore[return-value]
+
+    def __rand__(self, other: object) -> Logical:
+        return _binary("and", self, other, True)  # type: ignore[return-value]
+
+    def __or__(self, other: object) -> Logical:
+        return _binary("or", self, other, False)  # type: ignore[return-value]
+
+    def __ror__(self, other: object) -> Logical:
+        return _binary("or", self, other, True)  # type: ignore[return-value]
+
+    def __add__(self, other: object) -> Arithmetic:
+        return _binary("add", self, other, False)  # type: ignore[return-value]
+
+    def __radd__(self, other: object) -> Arithmetic:
+        return _binary("add", self, other, True)  # type: ignore[return-value]
+
+    def __sub__(self, other: object) -> Arithmetic:
+        return _binary("sub", self, other, False)  # type: ignore[return-value]
+
+    def __rsub__(self, other: object) -> Arithmetic:
+        return _binary("sub", self, other, True)  # type: ignore[return-value]
+
+    def __mul__(self, other: object) -> Arithmetic:
+        return _binary("mul", self, other, False)  # type: ignore[return-value]
+
+    def __rmul__(self, other: object) -> Arithmetic:
+        return _binary("mul", self, other, True)  # type: ignore[return-value]
+
+    def __truediv__(self, other: object) -> Arithmetic:
+        return _binary("div", self, other, False)  # type: ignore[return-value]
+
+    def __rtruediv__(self, other: object) -> Arithmetic:
+        return _binary("div", self, other, True)  # type: ignore[return-value]
+
+    def __mod__(self, other: object) -> Arithmetic:
+        return _binary("mod", self, other, False)  # type: ignore[return-value]
+
+    def __rmod__(self, other: object) -> Arithmetic:
+        return _binary("mod", self, other, True)  # type: ignore[return-value]
+
+    def __invert__(self) -> Not:
+        return self.operate("not")
+
+    def __neg__(self) -> Negate:
+        return self.operate("neg")
 
     def is_null(self) -> Comparison:
         """``x eq null``."""
-        return _comparison("eq", self, _literal(None))
+        return self.operate("eq", None)
 
     def is_not_null(self) -> Comparison:
         """``x ne null``."""
-        return _comparison("ne", self, _literal(None))
+        return self.operate("ne", None)
 
     def in_(self, values: Iterable[object]) -> Expr:
         """``x in (v1,v2,...)``; an empty list is the literal ``false`` (servers reject ``()``)."""
@@ -196,116 +350,59 @@ class Expr:
             return _literal(False)
         return _in(self, _list_expr(tuple(items)))
 
-    # -- logic -----------------------------------------------------------------------------
-    def __and__(self, other: object) -> Logical:
-        return _logical("and", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rand__(self, other: object) -> Logical:
-        return _logical("and", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __or__(self, other: object) -> Logical:
-        return _logical("or", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __ror__(self, other: object) -> Logical:
-        return _logical("or", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __invert__(self) -> Not:
-        return _not(self)
-
-    # -- arithmetic ------------------------------------------------------------------------
-    def __add__(self, other: object) -> Arithmetic:
-        return _arithmetic("add", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __radd__(self, other: object) -> Arithmetic:
-        return _arithmetic("add", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __sub__(self, other: object) -> Arithmetic:
-        return _arithmetic("sub", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rsub__(self, other: object) -> Arithmetic:
-        return _arithmetic("sub", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __mul__(self, other: object) -> Arithmetic:
-        return _arithmetic("mul", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rmul__(self, other: object) -> Arithmetic:
-        return _arithmetic("mul", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __truediv__(self, other: object) -> Arithmetic:
-        return _arithmetic("div", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rtruediv__(self, other: object) -> Arithmetic:
-        return _arithmetic("div", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __mod__(self, other: object) -> Arithmetic:
-        return _arithmetic("mod", self, other if isinstance(other, Expr) else _literal(other))
-
-    def __rmod__(self, other: object) -> Arithmetic:
-        return _arithmetic("mod", other if isinstance(other, Expr) else _literal(other), self)
-
-    def __neg__(self) -> Negate:
-        return _negate(self)
-
+    # -- functions -------------------------------------------------------------------------
     def __round__(self, ndigits: None = None) -> Call:
         if ndigits is not None:
             raise TypeError("OData round() has no digits argument; use round(expr)")
-        return _call("round", (self,))
+        return _function("round", self, ())
 
     def __floor__(self) -> Call:
-        return _call("floor", (self,))
+        return _function("floor", self, ())
 
     def __ceil__(self) -> Call:
-        return _call("ceiling", (self,))
+        return _function("ceiling", self, ())
 
-    # -- functions -------------------------------------------------------------------------
     def contains(self, text: object) -> Call:
         """``contains(x,text)``."""
-        return _call("contains", (self, text if isinstance(text, Expr) else _literal(text)))
+        return _function("contains", self, (text,))
 
     def startswith(self, prefix: object) -> Call:
         """``startswith(x,prefix)``."""
-        return _call("startswith", (self, prefix if isinstance(prefix, Expr) else _literal(prefix)))
+        return _function("startswith", self, (prefix,))
 
     def endswith(self, suffix: object) -> Call:
         """``endswith(x,suffix)``."""
-        return _call("endswith", (self, suffix if isinstance(suffix, Expr) else _literal(suffix)))
-
-    def lower(self) -> Call:
-        """``tolower(x)``."""
-        return _call("tolower", (self,))
-
-    def upper(self) -> Call:
-        """``toupper(x)``."""
-        return _call("toupper", (self,))
-
-    def trim(self) -> Call:
-        """``trim(x)``."""
-        return _call("trim", (self,))
-
-    def length(self) -> Call:
-        """``length(x)``."""
-        return _call("length", (self,))
+        return _function("endswith", self, (suffix,))
 
     def indexof(self, text: object) -> Call:
         """``indexof(x,text)``: 0-based, -1 when absent."""
-        return _call("indexof", (self, text if isinstance(text, Expr) else _literal(text)))
+        return _function("indexof", self, (text,))
+
+    def concat(self, other: object) -> Call:
+        """``concat(x,other)``."""
+        return _function("concat", self, (other,))
+
+    def lower(self) -> Call:
+        """``tolower(x)``."""
+        return _function("tolower", self, ())
+
+    def upper(self) -> Call:
+        """``toupper(x)``."""
+        return _function("toupper", self, ())
+
+    def trim(self) -> Call:
+        """``trim(x)``."""
+        return _function("trim", self, ())
+
+    def length(self) -> Call:
+        """``length(x)``."""
+        return _function("length", self, ())
 
     def substring(self, start: object, length: object = None) -> Call:
         """``substring(x,start[,length])``."""
         if length is None:
-            return _call("substring", (self, start if isinstance(start, Expr) else _literal(start)))
-        return _call(
-            "substring",
-            (
-                self,
-                start if isinstance(start, Expr) else _literal(start),
-                length if isinstance(length, Expr) else _literal(length),
-            ),
-        )
-
-    def concat(self, other: object) -> Call:
-        """``concat(x,other)``."""
-        return _call("concat", (self, other if isinstance(other, Expr) else _literal(other)))
+            return _function("substring", self, (start,))
+        return _function("substring", self, (start, length))
 
     # -- ordering --------------------------------------------------------------------------
     def asc(self) -> OrderKey:
@@ -350,92 +447,24 @@ def _property_name(value: object) -> str:
     return check_identifier(value, "property name")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Property(Expr):
     """A property of the entity, by its wire (JSON) name: ``licensePlate``."""
 
     name: str = attrs.field(converter=_property_name)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("prop", self.name)
-
-
-_MAX_INT_BITS: Final = 13_000  # about 3,900 digits, below Python's int/str conversion limit
-
-
-def _checked_int(value: int) -> int:
-    if value.bit_length() > _MAX_INT_BITS:
-        raise ODataError("integer literal is too large to print")
-    return value
-
 
 def _literal_value(value: object) -> LiteralValue:
-    """Normalise and check a Python value for a literal; the one place that decides."""
+    """Normalise and check a Python value for a literal, by its kind (``_values.KINDS``)."""
     if isinstance(value, enum.Enum):
         value = value.value
-    if type(value) is int:
-        return _checked_int(value)
-    if value is None or type(value) in (bool, float, Decimal, UUID, timedelta, date):
-        return value  # type: ignore[return-value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        text = str.__str__(value)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ODataError(
-                f"string literal has a character that cannot be sent (lone surrogate at "
-                f"index {error.start})"
-            ) from None
-        return text
-    if isinstance(value, datetime):
-        offset = value.utcoffset()
-        if offset is None:
-            raise ODataError(
-                f"naive datetime {value.isoformat()} has no UTC offset; OData needs an aware "
-                "datetime (for example datetime.now(UTC) or .replace(tzinfo=UTC))"
-            )
-        if offset % timedelta(minutes=1):
-            raise ODataError(f"UTC offset {offset} is not a whole number of minutes")
-        return value
-    if isinstance(value, date):
-        return value
-    if isinstance(value, time):
-        if value.utcoffset() is not None:
-            raise ODataError("OData TimeOfDay has no offset; pass a naive time")
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, int):
-        return _checked_int(int(value))
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, Decimal | UUID | timedelta):
-        return value
-    raise TypeError(f"cannot use a {type(value).__name__} as an OData literal: {value!r}")
+    found = kind_of(value)
+    if found is None:
+        raise TypeError(f"cannot use a {type(value).__name__} as an OData literal: {value!r}")
+    return found.check(value)
 
 
-def number_key(value: float | Decimal) -> object:
-    """One key for the non-integer number ``value`` whether it is a float or a Decimal.
-
-    The printed text of a float is its shortest ``repr``, which reads back as a Decimal of the
-    same digits; keying both as that Decimal makes print -> parse an identity on keys.
-    """
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "INF" if value > 0 else "-INF"
-        return Decimal(repr(value))
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "INF" if value > 0 else "-INF"
-    return value
-
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Literal(Expr):
     """A constant: null, bool, int, float/Decimal, str, date, aware datetime, time, duration
     (``timedelta``), GUID (``UUID``) or binary (``bytes``). ``Enum`` members become their value.
@@ -445,41 +474,8 @@ class Literal(Expr):
 
     value: LiteralValue = attrs.field(converter=_literal_value)
 
-    def key(self) -> tuple[Any, ...]:
-        value = self.value
-        if value is None:
-            return ("null",)
-        if isinstance(value, bool):
-            return ("bool", value)
-        if isinstance(value, int):
-            return ("int", value)
-        if isinstance(value, float | Decimal):
-            return ("number", number_key(value))
-        if isinstance(value, datetime):
-            return ("datetime", value.replace(tzinfo=None), value.utcoffset())
-        return (type(value).__name__, value)
 
-
-def _binary_key(node: Any) -> tuple[Any, ...]:
-    """``(op, left, right)``; or, when the left operand is a binary node too, the binary nodes
-    down the left side laid out flat: ``("chain", bottom, ((op, right), ...))``.
-
-    A left-deep chain (``Query.filter`` and a loop of ``&`` build them) may be thousands of
-    nodes long: a key nested as deeply could neither be built by recursion nor compared. The
-    two forms never meet ("chain" is no operator), and the operators name the nodes' classes.
-    """
-    left = node.left
-    if not isinstance(left, _BINARY_NODES):
-        return (node.op, left.key(), node.right.key())
-    levels = [(node.op, node.right.key())]
-    while isinstance(left, _BINARY_NODES):
-        levels.append((left.op, left.right.key()))
-        left = left.left
-    levels.reverse()
-    return ("chain", left.key(), tuple(levels))
-
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Comparison(Expr):
     """``left op right`` with op one of ``eq ne gt ge lt le``."""
 
@@ -487,11 +483,8 @@ class Comparison(Expr):
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
 
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Logical(Expr):
     """``left and right`` / ``left or right``."""
 
@@ -499,21 +492,15 @@ class Logical(Expr):
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
 
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Not(Expr):
     """``not (operand)``."""
 
     operand: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("not", self.operand.key())
 
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Arithmetic(Expr):
     """``left op right`` with op one of ``add sub mul div divby mod``."""
 
@@ -521,21 +508,12 @@ class Arithmetic(Expr):
     left: Expr = attrs.field(validator=_check_expr)
     right: Expr = attrs.field(validator=_check_expr)
 
-    def key(self) -> tuple[Any, ...]:
-        return _binary_key(self)
 
-
-_BINARY_NODES: Final = (Comparison, Logical, Arithmetic)
-
-
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Negate(Expr):
     """``-operand``."""
 
     operand: Expr = attrs.field(validator=_check_expr)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("neg", self.operand.key())
 
 
 def _literal_items(items: Iterable[object]) -> tuple[Literal, ...]:
@@ -546,14 +524,11 @@ def _literal_items(items: Iterable[object]) -> tuple[Literal, ...]:
     return result  # type: ignore[return-value]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ListExpr(Expr):
     """``(v1,v2,...)``, the right operand of ``in``. Holds literals only."""
 
     items: tuple[Literal, ...] = attrs.field(converter=_literal_items)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("list", tuple(item.key() for item in self.items))
 
 
 def _check_collection(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -562,16 +537,13 @@ def _check_collection(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ODataError("the right operand of 'in' must be a list, e.g. ListExpr((Literal(1),))")
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class In(Expr):
     """``operand in collection``; ``collection`` is a :class:`ListExpr` or a collection-valued
     expression. ``in`` binds like a primary operator (tighter than ``not`` and ``-``)."""
 
     operand: Expr = attrs.field(validator=_check_expr)
     collection: Expr = attrs.field(validator=_check_collection)
-
-    def key(self) -> tuple[Any, ...]:
-        return ("in", self.operand.key(), self.collection.key())
 
 
 def _call_name(value: object) -> str:
@@ -595,7 +567,7 @@ def _call_args(value: Iterable[object]) -> tuple[Expr, ...]:
     return args  # type: ignore[return-value]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Call(Expr):
     """``name(arg,...)``: a canonical function (see :data:`FUNCTIONS`, arity checked), or any
     other identifier with arguments, such as a key lookup ``Items(1)``, which only the parser
@@ -610,9 +582,6 @@ class Call(Expr):
             expected = str(arity[0]) if arity[0] == arity[1] else f"{arity[0]} or {arity[1]}"
             raise ODataError(f"{self.name}() takes {expected} argument(s), got {len(self.args)}")
 
-    def key(self) -> tuple[Any, ...]:
-        return ("call", self.name, tuple(arg.key() for arg in self.args))
-
 
 def _raw_text(value: object) -> str:
     if not isinstance(value, str):
@@ -622,7 +591,7 @@ def _raw_text(value: object) -> str:
     return value
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Raw(Expr):
     """A hand-written OData fragment, printed verbatim (parenthesised when nested).
 
@@ -631,8 +600,116 @@ class Raw(Expr):
 
     text: str = attrs.field(converter=_raw_text)
 
-    def key(self) -> tuple[Any, ...]:
-        return ("raw", self.text)
+
+def tree_key(expr: Expr) -> tuple[Any, ...]:
+    """The nodes of ``expr`` in prefix order, as one flat tuple of tokens (see :meth:`Expr.key`).
+
+    Each node gives a tag (an operator, ``"prop"``, ``"call"``, ...) and the fields that fix
+    how many children follow, so no two trees give the same tokens. A stack, not recursion:
+    trees may nest thousands of levels deep.
+    """
+    tokens: list[Any] = []
+    pending: list[Any] = [expr]
+    while pending:
+        node = pending.pop()
+        kind = _node_kind(type(node))
+        if kind is Literal:
+            value = node.value
+            tokens.append(kind_of(value).key(value))  # type: ignore[union-attr]
+        elif kind is Property:
+            tokens += ("prop", node.name)
+        elif kind is Comparison or kind is Logical or kind is Arithmetic:
+            tokens.append(node.op)  # an operator names its node's class
+            pending += (node.right, node.left)
+        elif kind is Not or kind is Negate:
+            tokens.append("not" if kind is Not else "neg")
+            pending.append(node.operand)
+        elif kind is In:
+            tokens.append("in")
+            pending += (node.collection, node.operand)
+        elif kind is Call:
+            tokens += ("call", node.name, len(node.args))
+            pending.extend(reversed(node.args))
+        elif kind is ListExpr:
+            tokens += ("list", len(node.items))
+            pending.extend(reversed(node.items))
+        elif kind is Raw:
+            tokens += ("raw", node.text)
+        else:
+            raise TypeError(f"not an OData expression node: {node!r}")
+    return tuple(tokens)
+
+
+def tree_repr(expr: Expr) -> str:
+    """``Comparison(op='eq', left=Property(name='id'), right=Literal(value=7))``, as attrs
+    writes it, built on a stack: a tree nested thousands of levels deep has a repr too."""
+    texts: list[str] = []
+    work: list[tuple[Any, bool]] = [(expr, False)]
+    while work:
+        node, ready = work.pop()
+        names = [field.name for field in attrs.fields(type(node))]
+        values = [getattr(node, name) for name in names]
+        if not ready:
+            work.append((node, True))
+            for value in reversed(values):
+                if isinstance(value, Expr):
+                    work.append((value, False))
+                elif type(value) is tuple:
+                    work.extend((item, False) for item in reversed(value))
+            continue
+        count = sum(
+            1 if isinstance(value, Expr) else len(value) if type(value) is tuple else 0
+            for value in values
+        )
+        children = iter(texts[len(texts) - count :])
+        del texts[len(texts) - count :]
+        parts = []
+        for name, value in zip(names, values, strict=True):
+            if isinstance(value, Expr):
+                shown = next(children)
+            elif type(value) is tuple:
+                items = [next(children) for _ in value]
+                shown = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            else:
+                shown = repr(value)
+            parts.append(f"{name}={shown}")
+        texts.append(f"{type(node).__name__}({', '.join(parts)})")
+    return texts[0]
+
+
+_NODE_TYPES: Final = frozenset(
+    {Property, Literal, Comparison, Logical, Arithmetic, Not, Negate, In, Call, ListExpr, Raw}
+)
+
+
+def _node_kind(kind: type) -> type | None:
+    """The node class ``kind`` is, or derives from (``None`` for anything else)."""
+    if kind in _NODE_TYPES:
+        return kind
+    for base in kind.__mro__:
+        if base in _NODE_TYPES:
+            return base
+    return None
+
+
+def precedence(expr: Expr) -> int:
+    """How tightly ``expr`` binds when printed (0 for raw text: always wrapped)."""
+    kind = _node_kind(type(expr))
+    if kind is Comparison or kind is Logical or kind is Arithmetic:
+        return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
+    if kind is Not or kind is Negate:
+        return UNARY_PRECEDENCE
+    if kind is In:
+        return PRIMARY_PRECEDENCE if is_empty_in(expr) else IN_PRECEDENCE  # type: ignore[arg-type]
+    if kind is Raw:
+        return 0
+    return PRIMARY_PRECEDENCE
+
+
+def is_empty_in(expr: In) -> bool:
+    """``x in ()``: printed as ``false``, since services reject an empty list."""
+    collection = expr.collection
+    return type(collection) is ListExpr and not collection.items
 
 
 @attrs.frozen(eq=False)
@@ -715,6 +792,12 @@ _in: Final = _unchecked2(In, "operand", "collection")
 _list_expr: Final = _unchecked1(ListExpr, "items")
 _call: Final = _unchecked2(Call, "name", "args")  # a canonical name with the right arity
 _property: Final = _unchecked1(Property, "name")  # a checked identifier
+_BINARY_MAKERS: Final[dict[str, Callable[[str, Any, Any], Expr]]] = {
+    **dict.fromkeys(COMPARE_OPS, _comparison),
+    **dict.fromkeys(LOGICAL_OPS, _logical),
+    **dict.fromkeys(ARITHMETIC_OPS, _arithmetic),
+}
+"""Binary operator -> the unchecked constructor of its node."""
 _set_literal_value: Final[Callable[[Literal, object], None]] = vars(Literal)["value"].__set__
 
 
@@ -726,7 +809,7 @@ def _literal(value: object) -> Literal:
         if not value.isascii():  # type: ignore[attr-defined]
             value = _literal_value(value)  # only non-ASCII text can hold a lone surrogate
     elif kind is int:
-        value = _checked_int(value)  # type: ignore[arg-type]
+        value = checked_int(value)  # type: ignore[arg-type]
     elif value is not None and kind is not bool and kind is not float:
         value = _literal_value(value)
     node: Literal = _new(Literal)

@@ -38,6 +38,7 @@ from flinkey_async.odata._ast import (
 )
 from flinkey_async.odata._encoding import encode_params
 from flinkey_async.odata._errors import ODataError, UnknownFieldError
+from flinkey_async.odata._literals import INT64_MAX
 from flinkey_async.odata._printer import print_expr, print_orderby
 
 __all__ = ["Fields", "Query", "encode_query", "fields", "func", "literal", "raw"]
@@ -138,6 +139,8 @@ def _check_count_value(name: str, value: object) -> None:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 0:
         raise ODataError(f"{name} must not be negative, got {value}")
+    if value > INT64_MAX:
+        raise ODataError(f"{name} must be at most {INT64_MAX} (Edm.Int64)")
 
 
 @cache

@@ -10,9 +10,11 @@ values, so a date-time is a string. Rules:
 * coercion: a string meets a date-time, date, time, duration, GUID or number literal by being
   read as one (``"2024-05-01T10:00:00+02:00" gt 2024-05-01T07:00:00Z`` compares instants;
   a string without an offset is UTC; a date-time string against a date compares its date).
-  Two strings that are both whole OData date-times (date, time and offset, as the service sends
-  them) compare as instants too, so two date-time properties compare as ``$orderby`` sorts them.
   Otherwise operands of different types are an error, as the service would answer 400.
+* declared types: two strings under a property the model declares (``kinds``, by default the
+  API models' own, see ``_types``) compare as text for an Edm.String and as instants for an
+  Edm.DateTimeOffset. Under an undeclared property, two strings that are both whole OData
+  date-times (date, time and offset, as the service sends them) compare as instants.
 * numbers: integers stay integers (``div`` truncates toward zero, ``mod`` keeps the dividend's
   sign); a non-integer literal is the decimal it is written as (``1.1 add 2.2 eq 3.3``), with
   28 significant digits, and becomes a binary float only next to a float from a record, as JSON
@@ -59,10 +61,12 @@ from flinkey_async.odata._ast import (
     OrderKey,
     Property,
     Raw,
+    _node_kind,
 )
 from flinkey_async.odata._builder import Query
 from flinkey_async.odata._errors import ODataError, ODataSyntaxError, UnsupportedODataError
 from flinkey_async.odata._literals import (
+    INTEGER_BOUND,
     parse_datetime_text,
     scan_date,
     scan_datetime,
@@ -70,6 +74,8 @@ from flinkey_async.odata._literals import (
     scan_number,
     scan_time,
 )
+from flinkey_async.odata._types import PropertyKinds, api_kinds
+from flinkey_async.odata._values import KINDS, kind_of
 
 __all__ = [
     "apply_query",
@@ -94,53 +100,23 @@ _ORDERABLE: Final = frozenset(
 )
 
 
-_KIND_OF_TYPE: Final[dict[type, str]] = {
-    type(None): "null",
-    bool: "bool",
-    int: "number",
-    float: "number",
-    Decimal: "number",
-    str: "string",
-    datetime: "datetime",
-    date: "date",
-    time: "time",
-    timedelta: "duration",
-    UUID: "guid",
-    bytes: "binary",
+_FAMILIES: Final[dict[type, str]] = {
+    **{python_type: literal.family for python_type, literal in KINDS.items()},
     list: "collection",
     tuple: "collection",
     dict: "object",
 }
+"""Exact type -> family: the literal kinds' own, and JSON's containers."""
 
 
 def kind(value: object) -> str:
-    """The OData-ish type family of an evaluated value (for coercion and messages)."""
-    found = _KIND_OF_TYPE.get(type(value))  # the exact types first: one lookup
+    """The type family of an evaluated value, for coercion and messages (the type's name for
+    anything else)."""
+    found = _FAMILIES.get(type(value))
     if found is not None:
         return found
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, datetime):
-        return "datetime"
-    if isinstance(value, date):
-        return "date"
-    if isinstance(value, time):
-        return "time"
-    if isinstance(value, timedelta):
-        return "duration"
-    if isinstance(value, UUID):
-        return "guid"
-    if isinstance(value, bytes):
-        return "binary"
-    if isinstance(value, list | tuple):
-        return "collection"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    literal = kind_of(value)  # a subclass of a literal's type
+    return type(value).__name__ if literal is None else literal.family
 
 
 def _whole(scan: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
@@ -218,11 +194,23 @@ def _same_numbers(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
-def _align(a: Any, b: Any, what: str) -> tuple[Any, Any]:
-    """Two non-null operands of one kind, reading a string as the other operand's kind."""
+def _align(a: Any, b: Any, what: str, mode: str | None = None) -> tuple[Any, Any]:
+    """Two non-null operands of one kind, reading a string as the other operand's kind.
+
+    ``mode`` is what the model declares for a property operand: two strings compare as text
+    (``"text"``, an Edm.String) or as instants (``"instant"``, an Edm.DateTimeOffset); without
+    it, by their look.
+    """
     ka, kb = kind(a), kind(b)
     if ka == kb:
         if ka == "string":
+            if mode == "text":
+                return a, b
+            if mode == "instant":
+                moment_a, moment_b = _from_text(a, "datetime"), _from_text(b, "datetime")
+                if moment_a is not None and moment_b is not None:
+                    return moment_a, moment_b
+                return a, b
             if a[4:5] == "-" and b[4:5] == "-":
                 moment_a, moment_b = _instant(a), _instant(b)
                 if moment_a is not None and moment_b is not None:
@@ -246,8 +234,8 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def compare(op: str, a: Any, b: Any) -> bool:
-    """``a op b`` with OData's null rules (the result is never null)."""
+def compare(op: str, a: Any, b: Any, mode: str | None = None) -> bool:
+    """``a op b`` with OData's null rules (the result is never null); ``mode`` as in _align."""
     if a is None or b is None:
         both = a is None and b is None
         if op in ("eq", "ge", "le"):
@@ -255,7 +243,7 @@ def compare(op: str, a: Any, b: Any) -> bool:
         if op == "ne":
             return not both
         return False
-    a, b = _align(a, b, "compare")
+    a, b = _align(a, b, "compare", mode)
     if op == "eq":
         return bool(a == b)
     if op == "ne":
@@ -308,17 +296,22 @@ def _by_zero(a: Number, b: Number) -> float:
 
 
 def _integer_numeric(op: str, a: int, b: int) -> int | float:
-    if op == "add":
-        return a + b
-    if op == "sub":
-        return a - b
-    if op == "mul":
-        return a * b
     if op == "divby":  # never an integer division
         return a / b if b else _by_zero(a, b)
-    if b == 0:
+    if op == "add":
+        result = a + b
+    elif op == "sub":
+        result = a - b
+    elif op == "mul":
+        result = a * b
+    elif b == 0:
         raise ODataError(f"division by zero ({op})")
-    return _divide_integers(a, b) if op == "div" else _modulo_integers(a, b)
+    else:
+        return _divide_integers(a, b) if op == "div" else _modulo_integers(a, b)
+    if -INTEGER_BOUND < result < INTEGER_BOUND:
+        return result
+    # Integers as long as a literal may be: a chain of 'mul' cannot grow without bound.
+    raise OverflowError
 
 
 def _float_numeric(op: str, a: float, b: float) -> float:
@@ -520,131 +513,175 @@ _FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 
 
 # -- the walk -------------------------------------------------------------------------------
-
-
-class _Context:
-    __slots__ = ("now", "record")
-
-    def __init__(self, record: Mapping[str, Any], now: datetime | None) -> None:
-        self.record = record
-        self.now = now
-
-
-_decimal_of_text: Final = lru_cache(maxsize=1024)(Decimal)
+#
+# A tree is compiled once into a flat program for a small stack machine, which then runs once per
+# record. Neither step recurses, so a tree evaluates however deeply it nests; and a query over
+# many records walks its tree once, not once per record.
 
 
 def _literal_value(value: Any) -> Any:
-    """A literal as the evaluator computes with it.
-
-    A float literal is sent as its shortest decimal text and read back as that decimal, so it
-    computes as that decimal here too: the builder's tree and the parsed one agree. ``NaN`` and
-    ``INF`` stay floats.
-    """
-    kind_of_value = type(value)
-    if kind_of_value is str or kind_of_value is int or value is None:
-        return value
-    if isinstance(value, float):
-        return _decimal_of_text(repr(value)) if math.isfinite(value) else value
-    if isinstance(value, Decimal):
-        if value.is_nan():
-            return math.nan
-        return float(value) if value.is_infinite() else value
-    return value
+    """A literal as the evaluator computes with it (a float as the decimal it is sent as)."""
+    return kind_of(value).computed(value)  # type: ignore[union-attr]  # a checked literal
 
 
-def _eval(expr: Expr, ctx: _Context) -> Any:
-    handler = _HANDLERS.get(type(expr))
-    if handler is None:
-        raise TypeError(f"not an OData expression node: {expr!r}")
-    return handler(expr, ctx)
+# Instructions: (opcode, argument). The machine's stack holds the values computed so far.
+_LOAD: Final = 0  # push the record's property ``argument``
+_CONST: Final = 1  # push ``argument``
+_COMPARE: Final = 2  # a, b -> compare(argument, a, b)
+_ARITHMETIC: Final = 3  # a, b -> arithmetic(argument, a, b)
+_AND: Final = 4  # a -> truth of a; when false, leave false and go to ``argument``
+_OR: Final = 5  # a -> truth of a; when true, leave true and go to ``argument``
+_AND_END: Final = 6  # a, b -> a and b (three-valued)
+_OR_END: Final = 7  # a, b -> a or b (three-valued)
+_NOT: Final = 8  # a -> not a
+_NEGATE: Final = 9  # a -> -a
+_IN_LIST: Final = 10  # a -> a in ``argument`` (values)
+_IN: Final = 11  # a, collection -> a in collection
+_CALL: Final = 12  # n arguments -> function(*arguments); ``argument`` is (function, name, n)
+_NOW: Final = 13  # push now()
+_FAIL: Final = 14  # raise ``argument``, met only if evaluation gets there
+
+_Program: TypeAlias = list[Any]
+_EMIT: Final = object()  # a work item: put an instruction in the program
+_PATCH: Final = object()  # a work item: end an and/or, and point its jump past the end
 
 
-def _eval_property(expr: Property, ctx: _Context) -> Any:
-    try:
-        return ctx.record[expr.name]
-    except KeyError:
-        known = ", ".join(sorted(ctx.record)) or "none"
-        raise ODataError(f"unknown property {expr.name!r} (properties: {known})") from None
-
-
-def _eval_literal(expr: Literal, ctx: _Context) -> Any:
-    return _literal_value(expr.value)
-
-
-_BINARY: Final = (Comparison, Logical, Arithmetic)
-
-
-def _eval_chain(expr: Comparison | Logical | Arithmetic, ctx: _Context) -> Any:
-    """A binary node and the binary nodes down its left side, in one loop (the handlers below
-    come here when there are at least three).
-
-    ``Query.filter`` and a loop of ``&`` build left-deep chains thousands of nodes long;
-    following them by recursion would run out of stack. Right operands recurse: they nest only
-    as deeply as the text has parentheses.
-    """
-    spine: list[Any] = []
-    node: Any = expr
-    while type(node) in _BINARY:
-        spine.append(node)
-        node = node.left
-    value = _eval(node, ctx)
-    for node in reversed(spine):
-        kind_of_node = type(node)
-        if kind_of_node is Comparison:
-            value = compare(node.op, value, _eval(node.right, ctx))
-        elif kind_of_node is Logical:
-            value = _logical(node, value, ctx)
+def _compile(expr: Expr, kinds: PropertyKinds) -> _Program:
+    """The program that leaves the value of ``expr`` on the stack (post-order, with jumps that
+    skip the right side of ``and``/``or`` when the left one decides). ``kinds`` give each
+    comparison its meaning (see :func:`_mode`)."""
+    code: _Program = []
+    work: list[tuple[object, Any]] = [(None, expr)]
+    while work:
+        action, item = work.pop()
+        if action is _EMIT:
+            code.append(item)
+            continue
+        if action is _PATCH:
+            jump, end = item
+            code.append(end)
+            jump[1] = len(code)
+            continue
+        node: Any = item
+        kind = _node_kind(type(node))
+        if kind is Property:
+            code.append((_LOAD, node.name))
+        elif kind is Literal:
+            code.append((_CONST, _literal_value(node.value)))
+        elif kind is Comparison:
+            mode = _pair_mode(node.left, node.right, kinds)
+            work += ((_EMIT, (_COMPARE, (node.op, mode))), (None, node.right), (None, node.left))
+        elif kind is Arithmetic:
+            work += ((_EMIT, (_ARITHMETIC, node.op)), (None, node.right), (None, node.left))
+        elif kind is Logical:
+            is_and = node.op == "and"
+            jump = [_AND if is_and else _OR, -1]
+            end = (_AND_END if is_and else _OR_END, None)
+            work += ((_PATCH, (jump, end)), (None, node.right), (_EMIT, jump), (None, node.left))
+        elif kind is Not or kind is Negate:
+            work += ((_EMIT, (_NOT if kind is Not else _NEGATE, None)), (None, node.operand))
+        elif kind is In:
+            mode = _mode(node.operand, kinds)
+            if type(node.collection) is ListExpr:
+                values = tuple(_literal_value(item.value) for item in node.collection.items)
+                work += ((_EMIT, (_IN_LIST, (values, mode))), (None, node.operand))
+            else:
+                work += ((_EMIT, (_IN, mode)), (None, node.collection), (None, node.operand))
+        elif kind is ListExpr:
+            code.append((_CONST, [_literal_value(item.value) for item in node.items]))
+        elif kind is Call:
+            _compile_call(node, code, work)
+        elif kind is Raw:
+            try:
+                work.append((None, _parsed_raw(node.text)))
+            except ODataError as error:
+                code.append((_FAIL, error))
         else:
-            value = arithmetic(node.op, value, _eval(node.right, ctx))
-    return value
+            raise TypeError(f"not an OData expression node: {node!r}")
+    return code
 
 
-def _eval_comparison(expr: Comparison, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return compare(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
+def _compile_call(node: Call, code: _Program, work: list[tuple[object, Any]]) -> None:
+    name = node.name
+    if name == "now":
+        code.append((_NOW, None))
+    elif name == "maxdatetime":
+        code.append((_CONST, _MAX_DATETIME))
+    elif name == "mindatetime":
+        code.append((_CONST, _MIN_DATETIME))
+    elif name not in _FUNCTIONS:
+        code.append((_FAIL, UnsupportedODataError(f"{name}(...) is not supported here")))
+    else:
+        work.append((_EMIT, (_CALL, (_FUNCTIONS[name], name, len(node.args)))))
+        work.extend((None, arg) for arg in reversed(node.args))
 
 
-def _eval_logical(expr: Logical, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return _logical(expr, _eval(left, ctx), ctx)
+def _run(code: _Program, record: Mapping[str, Any], now: datetime | None) -> Any:
+    """Run a compiled program over one record; the value it leaves is the result."""
+    stack: list[Any] = []
+    push = stack.append
+    pc, end = 0, len(code)
+    while pc < end:
+        opcode, argument = code[pc]
+        pc += 1
+        if opcode == _LOAD:
+            try:
+                push(record[argument])
+            except KeyError:
+                known = ", ".join(sorted(record)) or "none"
+                raise ODataError(f"unknown property {argument!r} (properties: {known})") from None
+        elif opcode == _CONST:
+            push(argument)
+        elif opcode == _COMPARE:
+            right = stack.pop()
+            op, mode = argument
+            stack[-1] = compare(op, stack[-1], right, mode)
+        elif opcode == _AND:
+            left = _truth(stack[-1], "and")
+            stack[-1] = left
+            if left is False:
+                pc = argument  # the right side is only evaluated when it counts
+        elif opcode == _AND_END:
+            right = _truth(stack.pop(), "and")
+            left = stack[-1]
+            stack[-1] = False if right is False else None if left is None or right is None else True
+        elif opcode == _OR:
+            left = _truth(stack[-1], "or")
+            stack[-1] = left
+            if left is True:
+                pc = argument
+        elif opcode == _OR_END:
+            right = _truth(stack.pop(), "or")
+            left = stack[-1]
+            stack[-1] = True if right is True else None if left is None or right is None else False
+        elif opcode == _ARITHMETIC:
+            right = stack.pop()
+            stack[-1] = arithmetic(argument, stack[-1], right)
+        elif opcode == _NOT:
+            value = _truth(stack[-1], "not")
+            stack[-1] = None if value is None else not value
+        elif opcode == _NEGATE:
+            stack[-1] = _negate(stack[-1])
+        elif opcode == _IN_LIST:
+            value = stack[-1]
+            values, mode = argument
+            stack[-1] = any(compare("eq", value, item, mode) for item in values)
+        elif opcode == _IN:
+            collection = stack.pop()
+            stack[-1] = _member(stack[-1], collection, argument)
+        elif opcode == _CALL:
+            function, name, count = argument
+            args = stack[len(stack) - count :]
+            del stack[len(stack) - count :]
+            push(_call(function, name, args))
+        elif opcode == _NOW:
+            push(now if now is not None else datetime.now(UTC))
+        else:  # _FAIL
+            raise argument.with_traceback(None)
+    return stack[0]
 
 
-def _eval_arithmetic(expr: Arithmetic, ctx: _Context) -> Any:
-    left = expr.left
-    if type(left) in _BINARY and type(left.left) in _BINARY:  # type: ignore[attr-defined]
-        return _eval_chain(expr, ctx)
-    return arithmetic(expr.op, _eval(left, ctx), _eval(expr.right, ctx))
-
-
-def _logical(expr: Logical, left_value: Any, ctx: _Context) -> bool | None:
-    """``and``/``or`` in three-valued logic; the right side is only evaluated when it counts."""
-    left = _truth(left_value, expr.op)
-    if expr.op == "and":
-        if left is False:
-            return False
-        right = _truth(_eval(expr.right, ctx), expr.op)
-        if right is False:
-            return False
-        return None if left is None or right is None else True
-    if left is True:
-        return True
-    right = _truth(_eval(expr.right, ctx), expr.op)
-    if right is True:
-        return True
-    return None if left is None or right is None else False
-
-
-def _eval_not(expr: Not, ctx: _Context) -> bool | None:
-    value = _truth(_eval(expr.operand, ctx), "not")
-    return None if value is None else not value
-
-
-def _eval_negate(expr: Negate, ctx: _Context) -> Any:
-    value = _eval(expr.operand, ctx)
+def _negate(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -652,36 +689,37 @@ def _eval_negate(expr: Negate, ctx: _Context) -> Any:
     return -_number(value, "negation")
 
 
-def _eval_in(expr: In, ctx: _Context) -> bool | None:
-    value = _eval(expr.operand, ctx)
-    if isinstance(expr.collection, ListExpr):
-        items: Iterable[Any] = (_literal_value(item.value) for item in expr.collection.items)
-    else:
-        collection = _eval(expr.collection, ctx)
-        if collection is None:
-            return None
-        if not isinstance(collection, list):
-            raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
-        items = collection
-    return any(compare("eq", value, item) for item in items)
+def _member(value: Any, collection: Any, mode: str | None) -> bool | None:
+    if collection is None:
+        return None
+    if not isinstance(collection, list):
+        raise ODataError(f"the right side of 'in' must be a collection, got {kind(collection)}")
+    return any(compare("eq", value, item, mode) for item in collection)
 
 
-def _eval_list(expr: ListExpr, ctx: _Context) -> list[Any]:
-    return [_literal_value(item.value) for item in expr.items]
+_TEXT_FUNCTIONS: Final = frozenset({"tolower", "toupper", "trim", "substring", "concat"})
+_MODE_OF_KIND: Final = {"string": "text", "datetime": "instant"}
 
 
-def _eval_call(expr: Call, ctx: _Context) -> Any:
-    name = expr.name
-    if name == "now":
-        return ctx.now if ctx.now is not None else datetime.now(UTC)
-    if name == "maxdatetime":
-        return _MAX_DATETIME
-    if name == "mindatetime":
-        return _MIN_DATETIME
-    function = _FUNCTIONS.get(name)
-    if function is None:
-        raise UnsupportedODataError(f"{name}(...) is not supported here")
-    args = [_eval(arg, ctx) for arg in expr.args]
+def _mode(node: Expr, kinds: PropertyKinds) -> str | None:
+    """How strings from ``node`` compare: ``"text"`` for an Edm.String property (and text
+    functions of one), ``"instant"`` for a date-time property, ``None`` when not declared."""
+    while type(node) is Call and node.name in _TEXT_FUNCTIONS and node.args:
+        node = node.args[0]
+    if type(node) is Property:
+        return _MODE_OF_KIND.get(kinds.get(node.name, ""))
+    return None
+
+
+def _pair_mode(left: Expr, right: Expr, kinds: PropertyKinds) -> str | None:
+    """A declared string makes two strings text; else a declared date-time makes them instants."""
+    modes = (_mode(left, kinds), _mode(right, kinds))
+    if "text" in modes:
+        return "text"
+    return "instant" if "instant" in modes else None
+
+
+def _call(function: Callable[..., Any], name: str, args: list[Any]) -> Any:
     if any(arg is None for arg in args):
         return None
     try:
@@ -697,31 +735,25 @@ def _parsed_raw(text: str) -> Expr:
     return parse_filter(text)
 
 
-def _eval_raw(expr: Raw, ctx: _Context) -> Any:
-    return _eval(_parsed_raw(expr.text), ctx)
-
-
-_HANDLERS: Final[dict[type, Callable[[Any, _Context], Any]]] = {
-    Property: _eval_property,
-    Literal: _eval_literal,
-    Comparison: _eval_comparison,
-    Logical: _eval_logical,
-    Not: _eval_not,
-    Arithmetic: _eval_arithmetic,
-    Negate: _eval_negate,
-    In: _eval_in,
-    ListExpr: _eval_list,
-    Call: _eval_call,
-    Raw: _eval_raw,
-}
-
-
-def evaluate(expr: Expr, record: Mapping[str, Any], *, now: datetime | None = None) -> Any:
+def evaluate(
+    expr: Expr,
+    record: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
+) -> Any:
     """The value of ``expr`` for one JSON-shaped ``record`` (``None`` is OData's null).
 
-    ``now`` fixes what ``now()`` returns (default: the current UTC time).
+    ``now`` fixes what ``now()`` returns (default: the current UTC time). ``kinds`` declare
+    property types (wire name -> ``string``, ``datetime``, ...; default: those of the API's
+    models): two strings compare as text under a string property and as instants under a
+    date-time one. ``{}`` compares by the values' look alone.
     """
-    return _eval(expr, _Context(record, now))
+    return _run(_compile(expr, _kinds(kinds)), record, now)
+
+
+def _kinds(kinds: PropertyKinds | None) -> PropertyKinds:
+    return api_kinds() if kinds is None else kinds
 
 
 # -- whole queries --------------------------------------------------------------------------
@@ -765,8 +797,8 @@ def check_properties(query: Query, properties: Collection[str]) -> None:
             raise ODataError(f"unknown property {name!r} (properties: {known})")
 
 
-def _matches(expr: Expr, record: Mapping[str, Any], now: datetime | None) -> bool:
-    value = _eval(expr, _Context(record, now))
+def _matches(code: _Program, record: Mapping[str, Any], now: datetime | None) -> bool:
+    value = _run(code, record, now)
     if value is True:
         return True
     if value is False or value is None:
@@ -774,10 +806,13 @@ def _matches(expr: Expr, record: Mapping[str, Any], now: datetime | None) -> boo
     raise ODataError(f"$filter must be a condition, but it gave {kind(value)} {_show(value)}")
 
 
-def _sort_column(values: list[Any]) -> list[Any]:
-    """Values of one order key made comparable: date-time strings become instants."""
+def _sort_column(values: list[Any], mode: str | None) -> list[Any]:
+    """Values of one order key made comparable: date-time strings become instants, unless the
+    key is declared text (``mode``, as in _align)."""
     present = [value for value in values if value is not None]
     if present and all(isinstance(value, str) for value in present):
+        if mode == "text":
+            return values
         moments = [_from_text(value, "datetime") for value in present]
         if all(moment is not None for moment in moments):
             converted = iter(moments)
@@ -792,12 +827,16 @@ def _sort_column(values: list[Any]) -> list[Any]:
 
 
 def _ordered(
-    rows: list[Mapping[str, Any]], keys: Sequence[OrderKey], now: datetime | None
+    rows: list[Mapping[str, Any]],
+    keys: Sequence[OrderKey],
+    now: datetime | None,
+    kinds: PropertyKinds,
 ) -> list[Mapping[str, Any]]:
     # Stable sorts from the last key to the first give the multi-key order. A null sorts first
     # ascending and, because the whole order flips, last descending, as OData says.
     for key in reversed(keys):
-        column = _sort_column([_eval(key.expr, _Context(row, now)) for row in rows])
+        code = _compile(key.expr, kinds)
+        column = _sort_column([_run(code, row, now) for row in rows], _mode(key.expr, kinds))
         order = sorted(
             range(len(rows)),
             key=lambda index: (0, 0) if column[index] is None else (1, column[index]),
@@ -823,13 +862,16 @@ def _project(record: Mapping[str, Any], select: tuple[str, ...]) -> dict[str, An
 
 
 def _filtered(
-    query: Query, records: Iterable[Mapping[str, Any]], now: datetime | None
+    query: Query,
+    records: Iterable[Mapping[str, Any]],
+    now: datetime | None,
+    kinds: PropertyKinds,
 ) -> list[Mapping[str, Any]]:
     rows = list(records)
     if query.filter_expr is None:
         return rows
-    expr = query.filter_expr
-    return [row for row in rows if _matches(expr, row, now)]
+    code = _compile(query.filter_expr, kinds)
+    return [row for row in rows if _matches(code, row, now)]
 
 
 def apply_query(
@@ -838,17 +880,20 @@ def apply_query(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> list[dict[str, Any]]:
     """``$filter``, ``$orderby``, ``$skip``, ``$top``, then ``$select``, in OData's order.
 
     Returns new dicts. ``properties``, when given, are the entity's property names: a query
-    naming any other is refused even when there are no records.
+    naming any other is refused even when there are no records. ``kinds`` as in
+    :func:`evaluate`.
     """
     if properties is not None:
         check_properties(query, properties)
-    rows = _filtered(query, records, now)
+    declared = _kinds(kinds)
+    rows = _filtered(query, records, now, declared)
     if query.order_keys:
-        rows = _ordered(rows, query.order_keys, now)
+        rows = _ordered(rows, query.order_keys, now, declared)
     if query.skip_value:
         rows = rows[query.skip_value :]
     if query.top_value is not None:
@@ -862,11 +907,12 @@ def count_matching(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> int:
     """``$count``: how many records pass ``$filter`` (``$top``/``$skip`` do not apply)."""
     if properties is not None:
         check_properties(query, properties)
-    return len(_filtered(query, records, now))
+    return len(_filtered(query, records, now, _kinds(kinds)))
 
 
 def apply_to_entity(
@@ -875,6 +921,7 @@ def apply_to_entity(
     *,
     properties: Collection[str] | None = None,
     now: datetime | None = None,
+    kinds: PropertyKinds | None = None,
 ) -> dict[str, Any] | None:
     """A single entity under ``$filter`` and ``$select``; ``None`` when the filter rejects it.
 
@@ -883,6 +930,8 @@ def apply_to_entity(
     """
     if properties is not None:
         check_properties(query, properties)
-    if query.filter_expr is not None and not _matches(query.filter_expr, record, now):
+    if query.filter_expr is None:
+        return _project(record, query.select_fields)
+    if not _matches(_compile(query.filter_expr, _kinds(kinds)), record, now):
         return None
     return _project(record, query.select_fields)

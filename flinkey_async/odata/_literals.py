@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Final
 from uuid import UUID
 
@@ -21,6 +21,8 @@ from flinkey_async.odata._errors import ODataSyntaxError, UnsupportedODataError
 
 __all__ = [
     "GUID_PATTERN",
+    "INT64_MAX",
+    "MAX_INTEGER_DIGITS",
     "scan_binary",
     "scan_boolean",
     "scan_date",
@@ -34,6 +36,19 @@ __all__ = [
 ]
 
 DIGITS: Final = frozenset("0123456789")
+
+MAX_INTEGER_DIGITS: Final = 4_000
+"""The most digits (leading zeros aside) an integer literal may have, written or built.
+
+OData puts no bound on an integer written without a point, but Python refuses to convert text of
+more than 4,300 digits to an ``int`` and back (``sys.get_int_max_str_digits``). Beyond this
+bound a literal is an :class:`UnsupportedODataError`, never a bare ``ValueError``."""
+INTEGER_BOUND: Final = 10**MAX_INTEGER_DIGITS
+"""Integers of :data:`MAX_INTEGER_DIGITS` digits are strictly between ``-INTEGER_BOUND`` and it."""
+INT64_MAX: Final = 2**63 - 1
+"""The largest Edm.Int64, the type of ``$top`` and ``$skip``."""
+_CLAMP_DIGITS: Final = 18
+_CLAMPED: Final = 10**_CLAMP_DIGITS
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _BASE64URL: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _BASE64_B16_LAST: Final = frozenset("AEIMQUYcgkosw048")
@@ -119,7 +134,36 @@ def scan_number(text: str, i: int) -> tuple[int | Decimal | float, int]:
         i = _digits(text, i)
         integral = False
     literal = text[start:i]
-    return (int(literal) if integral else Decimal(literal)), i
+    if integral:
+        return _integer(text, start, i), i
+    try:
+        number = Decimal(literal)
+    except InvalidOperation:  # an exponent beyond what a Decimal can hold
+        number = Decimal("NaN")
+    if not number.is_finite():  # also when the thread's context does not trap the error
+        raise UnsupportedODataError(
+            f"the number at position {start} has an exponent too large to represent"
+        )
+    return number, i
+
+
+def _integer(text: str, start: int, end: int) -> int:
+    """The integer ``text[start:end]`` (sign and digits), refused past MAX_INTEGER_DIGITS."""
+    sign = text[start] if text[start] in "+-" else ""
+    digits = text[start + len(sign) : end].lstrip("0")
+    if len(digits) > MAX_INTEGER_DIGITS:
+        raise UnsupportedODataError(
+            f"the integer at position {start} has {len(digits)} digits; "
+            f"at most {MAX_INTEGER_DIGITS:,} are supported"
+        )
+    return int(sign + (digits or "0"))
+
+
+def _clamped(digits: str) -> int:
+    """A run of digits as an int, or a stand-in past any date or duration part when it is long:
+    the caller only needs to know that it is out of range."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= _CLAMP_DIGITS else _CLAMPED
 
 
 def scan_string(text: str, i: int) -> tuple[str, int]:
@@ -157,7 +201,8 @@ def _scan_year(text: str, i: int) -> tuple[int, int]:
         if end - i < 4:
             raise fail(text, end, "a digit (a year has four digits)")
         i = end
-    return int(text[start:i]), i
+    year = _clamped(text[start:i].lstrip("-"))
+    return (-year if text[start] == "-" else year), i
 
 
 def _two(text: str, i: int, first: str, second_by_first: dict[str, str], what: str) -> int:
@@ -214,8 +259,9 @@ def _scan_time_parts(text: str, i: int) -> tuple[int, int, int, int, int]:
 
 def _check_year(year: int) -> None:
     if not 1 <= year <= 9999:
+        shown = f"of more than {_CLAMP_DIGITS} digits" if abs(year) >= _CLAMPED else str(year)
         raise UnsupportedODataError(
-            f"year {year} is valid OData but outside Python's date range (1 to 9999)"
+            f"year {shown} is valid OData but outside Python's date range (1 to 9999)"
         )
 
 
@@ -292,7 +338,7 @@ def scan_duration(text: str, i: int) -> tuple[timedelta, int]:
     seconds = Decimal(0)
     if _is_digit(text, i):
         end = _digits(text, i)
-        days = int(text[i:end])
+        days = _clamped(text[i:end])
         i = _expect(text, end, "Dd", "'D' (durations have days, hours, minutes, seconds)")
     if _char(text, i) in ("T", "t"):
         i += 1
@@ -304,11 +350,11 @@ def scan_duration(text: str, i: int) -> tuple[timedelta, int]:
             if not unit or unit not in allowed:
                 raise fail(text, end, "'H', 'M' or 'S'")
             if unit in "Hh":
-                hours = int(number)
+                hours = _clamped(number)
                 allowed = "MmSs."
                 i = end + 1
             elif unit in "Mm":
-                minutes = int(number)
+                minutes = _clamped(number)
                 allowed = "Ss."
                 i = end + 1
             else:  # seconds, maybe with a fraction
@@ -317,7 +363,8 @@ def scan_duration(text: str, i: int) -> tuple[timedelta, int]:
                     if not _is_digit(text, end + 1):
                         raise fail(text, end + 1, "a digit after '.'")
                     stop = _digits(text, end + 1)
-                seconds = Decimal(text[i:stop])
+                whole = _clamped(text[i:end])
+                seconds = Decimal(text[i:stop]) if whole < _CLAMPED else Decimal(_CLAMPED)
                 i = _expect(text, stop, "Ss", "'S'")
                 break
     try:

@@ -15,12 +15,15 @@ at most :data:`MAX_NESTING` levels deep.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Final, TypeVar
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import Any, Final, TypeAlias, TypeVar
 
 from flinkey_async.odata._ast import (
+    BINARY_PRECEDENCE,
     FUNCTIONS,
     IDENTIFIER,
+    IN_PRECEDENCE,
+    UNARY_PRECEDENCE,
     Call,
     Expr,
     Literal,
@@ -43,6 +46,7 @@ from flinkey_async.odata._errors import ODataError, ODataSyntaxError, Unsupporte
 from flinkey_async.odata._literals import (
     DIGITS,
     GUID_PATTERN,
+    INT64_MAX,
     fail,
     found,
     scan_binary,
@@ -56,7 +60,6 @@ from flinkey_async.odata._literals import (
     scan_string,
     scan_time,
 )
-from flinkey_async.odata._printer import BINARY_PRECEDENCE, IN_PRECEDENCE, UNARY_PRECEDENCE
 
 __all__ = [
     "MAX_NESTING",
@@ -71,12 +74,43 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_NESTING: Final = 100
-"""How deeply an expression may nest: each parenthesis, ``not``, unary ``-``, function call and
-``in`` list opens a level, and ``not (`` or ``-(`` opens one. Deeper text is an
-:class:`ODataSyntaxError` ("nested too deeply") where the level past the limit opens, so no
-query can exhaust the stack. A chain such as ``a and b and c ...`` does not nest."""
+"""How deeply an expression may nest by default: each parenthesis, ``not``, unary ``-``, function
+call and ``in`` list opens a level, and ``not (`` or ``-(`` opens one. Deeper text is an
+:class:`ODataSyntaxError` ("nested too deeply") where the level past the limit opens. A chain
+such as ``a and b and c ...`` does not nest. The parser keeps its nesting on the heap (see
+:func:`_run`), so the limit is what a service accepts, not what the stack allows:
+``parse_filter(text, max_nesting=...)`` reads deeper text from a trusted source."""
+
+_Step: TypeAlias = Generator[Any, Any, Expr]
+"""A piece of parsing that nests: it yields the pieces it needs (to :func:`_run`), and is sent
+their trees back, instead of calling them."""
+
+
+def _run(step: _Step) -> Expr:
+    """Drive ``step`` and the steps it asks for with a list as the stack, not Python's: text
+    nested a thousand levels deep parses in a few frames."""
+    pending = [step]
+    value: Any = None
+    while True:
+        try:
+            wanted = pending[-1].send(value)
+        except StopIteration as done:
+            pending.pop()
+            if not pending:
+                return done.value  # type: ignore[no-any-return]
+            value = done.value
+        else:
+            pending.append(wanted)
+            value = None
+
+
+def _done(result: Expr | _Step) -> Expr:
+    """The tree of a parse result that may still be a step."""
+    return result if isinstance(result, Expr) else _run(result)
+
 
 _WHITESPACE: Final = frozenset(" \t")
+_ITEM_ENDS: Final = frozenset(",)")
 _SUPPORTED_OPTIONS: Final = ("filter", "select", "orderby", "top", "skip", "count")
 _UNSUPPORTED_OPTIONS: Final = (
     "expand",
@@ -121,10 +155,11 @@ def _looks_like_guid(text: str, i: int) -> bool:
 class _Parser:
     """One pass over one decoded text; ``pos`` only moves forward except to undo a peek."""
 
-    __slots__ = ("ahead", "ahead_at", "depth", "n", "operand_at", "pos", "text")
+    __slots__ = ("ahead", "ahead_at", "depth", "max_nesting", "n", "operand_at", "pos", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, max_nesting: int = MAX_NESTING) -> None:
         self.text = text
+        self.max_nesting = max_nesting
         self.n = len(text)
         self.pos = 0
         # The last look for an operator: (lowered word, its precedence or -1, end, whether
@@ -172,19 +207,23 @@ class _Parser:
         raise fail(self.text, self.pos, expected)
 
     # -- expressions -----------------------------------------------------------------------
-    def expression(self, min_precedence: int = 0, opened_at: int = -1) -> Expr:
+    def expression(self, min_precedence: int = 0, opened_at: int = -1) -> _Step:
         """Operands joined by binary operators of at least ``min_precedence``.
 
         Operator-precedence parsing with a stack of pending operators, not a call per
         precedence level: only what really nests (parentheses, ``not``, ``-``, calls, lists)
-        recurses. Each of those passes ``opened_at``, where it starts, and opens a level;
-        more than :data:`MAX_NESTING` levels is an error there.
+        asks :func:`_run` for a nested step. Each of those passes ``opened_at``, where it
+        starts, and opens a level; more than ``max_nesting`` levels is an error there.
         """
         if opened_at >= 0:
-            if self.depth >= MAX_NESTING:
-                raise self.error(opened_at, f"nested too deeply (more than {MAX_NESTING} levels)")
+            if self.depth >= self.max_nesting:
+                raise self.error(
+                    opened_at, f"nested too deeply (more than {self.max_nesting} levels)"
+                )
             self.depth += 1
         left = self.unary()
+        if not isinstance(left, Expr):
+            left = yield left
         text = self.text
         pending: list[tuple[str, Expr, int]] = []  # operator, its left operand, its precedence
         while True:
@@ -217,7 +256,7 @@ class _Parser:
                 raise fail(text, end, f"whitespace after {word!r}")
             self.pos = end
             if word == "in":  # binds tightest: it takes the operand just read
-                left = _in(left, self.collection())
+                left = _in(left, (yield self.collection()))
                 continue
             # Operators group to the left: finish the pending ones that bind at least as tightly.
             while pending and pending[-1][2] >= precedence:
@@ -225,6 +264,8 @@ class _Parser:
                 left = _MAKERS[op](op, first, left)
             pending.append((word, left, precedence))
             left = self.unary()
+            if not isinstance(left, Expr):
+                left = yield left
         while pending:
             op, first, _ = pending.pop()
             left = _MAKERS[op](op, first, left)
@@ -232,7 +273,23 @@ class _Parser:
             self.depth -= 1
         return left
 
-    def unary(self) -> Expr:
+    def lone_operand(self, opened_at: int) -> Expr | None:
+        """An argument or list item that is a single name or literal right before ``,`` or
+        ``)``, read without a nested step (most are); ``None``, with nothing read, otherwise.
+
+        It opens a level as :meth:`expression` would, so the nesting limit holds the same.
+        """
+        if self.depth >= self.max_nesting:
+            raise self.error(opened_at, f"nested too deeply (more than {self.max_nesting} levels)")
+        start = self.pos
+        operand = self.unary()
+        if isinstance(operand, Expr) and self.peek() in _ITEM_ENDS:
+            return operand
+        self.pos = start  # a step is never started here: it reads nothing until driven
+        return None
+
+    def unary(self) -> Expr | _Step:
+        """An operand: a tree, or for what nests (parentheses, ``-``, ``not``, calls) a step."""
         text, i = self.text, self.pos
         c = text[i] if i < self.n else ""
         if c == "'":
@@ -241,26 +298,14 @@ class _Parser:
         if c in DIGITS and c:
             return self.number_like()
         if c == "(":
-            self.pos += 1
-            self.skip_ws()
-            # 'not (' and '-(' are one level: the printer writes them so around any operand.
-            inner = self.expression(0, -1 if i == self.operand_at else i)
-            self.skip_ws()
-            if self.peek() != ")":
-                hint = "; a list (a,b) may only follow 'in'" if self.peek() == "," else ""
-                raise self.error(self.pos, f"expected ')', found {found(text, self.pos)}{hint}")
-            self.pos += 1
-            return inner
+            return self.parenthesised(i)
         if c == "-":
             following = text[i + 1 : i + 2]
             if (following and following in DIGITS) or (
                 text.startswith("-INF", i) and self.word_end(i + 1) == i + 4
             ):
                 return self.number_like()
-            self.pos += 1
-            self.skip_ws()
-            self.operand_at = self.pos
-            return _negate(self.expression(UNARY_PRECEDENCE, i))
+            return self.negated(i)
         if c == "+":
             return self.number_like()
         if c and self.word_end(i) > i:
@@ -270,6 +315,30 @@ class _Parser:
         if c in ("[", "{"):
             raise self.error(i, "JSON arrays and objects are not supported")
         raise fail(text, i, "an expression")
+
+    def parenthesised(self, i: int) -> _Step:
+        self.pos += 1
+        self.skip_ws()
+        # 'not (' and '-(' are one level: the printer writes them so around any operand.
+        inner = yield self.expression(0, -1 if i == self.operand_at else i)
+        self.skip_ws()
+        if self.peek() != ")":
+            hint = "; a list (a,b) may only follow 'in'" if self.peek() == "," else ""
+            raise self.error(self.pos, f"expected ')', found {found(self.text, self.pos)}{hint}")
+        self.pos += 1
+        return inner  # type: ignore[no-any-return]
+
+    def negated(self, i: int) -> _Step:
+        self.pos += 1
+        self.skip_ws()
+        self.operand_at = self.pos
+        return _negate((yield self.expression(UNARY_PRECEDENCE, i)))
+
+    def negation(self, start: int, end: int) -> _Step:
+        self.pos = end
+        self.skip_ws()
+        self.operand_at = self.pos
+        return _not((yield self.expression(UNARY_PRECEDENCE, start)))
 
     def number_like(self) -> Expr:
         """Numbers, dates, date-times, times of day and GUIDs, which all start with digits."""
@@ -291,7 +360,7 @@ class _Parser:
         number, self.pos = scan_number(text, i)
         return _literal(number)
 
-    def word(self) -> Expr:
+    def word(self) -> Expr | _Step:
         text, start = self.text, self.pos
         if text[start + 8 : start + 9] == "-" and _looks_like_guid(text, start):
             guid, self.pos = scan_guid(text, start)
@@ -313,13 +382,10 @@ class _Parser:
             raise self.error(end, "qualified names ('.') are not supported")
         return _property(word)  # an identifier by its match, and not a reserved word
 
-    def keyword(self, word: str, lowered: str, start: int, end: int, after: str) -> Expr:
+    def keyword(self, word: str, lowered: str, start: int, end: int, after: str) -> Expr | _Step:
         """``not``, ``true``, ``false``, ``null``, ``INF``, ``NaN``, or a name spelt like one."""
         if lowered == "not" and after and (after in _WHITESPACE or after == "("):
-            self.pos = end
-            self.skip_ws()
-            self.operand_at = self.pos
-            return _not(self.expression(UNARY_PRECEDENCE, start))
+            return self.negation(start, end)
         if after == "(":
             return self.call(word, start, end)
         if after == "'":
@@ -342,13 +408,14 @@ class _Parser:
         except ODataError as error:
             raise self.error(start, str(error)) from None
 
-    def call(self, name: str, start: int, end: int) -> Expr:
+    def call(self, name: str, start: int, end: int) -> _Step:
         self.pos = end + 1
         self.skip_ws()
         args: list[Expr] = []
         if self.peek() != ")":
             while True:
-                args.append(self.expression(0, start))
+                arg = self.lone_operand(start)
+                args.append(arg if arg is not None else (yield self.expression(0, start)))
                 self.skip_ws()
                 if self.peek() == ",":
                     self.pos += 1
@@ -382,11 +449,13 @@ class _Parser:
         self.pos = i + 1
         return _literal(value)
 
-    def collection(self) -> Expr:
+    def collection(self) -> _Step:
         """The right side of ``in``: a list of literals, or a parenthesised expression."""
         if self.peek() != "(":
             start = self.pos
             collection = self.unary()
+            if not isinstance(collection, Expr):
+                collection = yield collection
             if isinstance(collection, Literal):
                 raise fail(self.text, start, "a list such as (1,2) after 'in'")
             return collection
@@ -396,7 +465,9 @@ class _Parser:
         if self.peek() == ")":
             self.pos += 1
             return _list_expr(())
-        first = self.expression(0, opened_at)
+        first = self.lone_operand(opened_at)
+        if first is None:
+            first = yield self.expression(0, opened_at)
         self.skip_ws()
         if self.peek() == ")":
             self.pos += 1
@@ -410,7 +481,9 @@ class _Parser:
             self.pos += 1
             self.skip_ws()
             item_at = self.pos
-            item = self.expression(0, opened_at)
+            item = self.lone_operand(opened_at)
+            if item is None:
+                item = yield self.expression(0, opened_at)
             if not isinstance(item, Literal):
                 raise self.error(item_at, "a list after 'in' may only hold literals")
             items.append(item)
@@ -421,7 +494,7 @@ class _Parser:
     # -- whole options ---------------------------------------------------------------------
     def filter(self) -> Expr:
         self.no_leading_space()
-        expr = self.expression()
+        expr = _run(self.expression())
         self.expect_end()
         return expr
 
@@ -429,7 +502,7 @@ class _Parser:
         self.no_leading_space()
         keys: list[OrderKey] = []
         while True:
-            expr = self.expression()
+            expr = _run(self.expression())
             descending = False
             before = self.pos
             if self.skip_ws():
@@ -491,14 +564,30 @@ def _decoded(text: str, encoded: bool, parse: Callable[[str], T]) -> T:
         raise ODataSyntaxError(error.message, text, starts[error.position]) from None
 
 
-def parse_filter(text: str, *, encoded: bool = False) -> Expr:
-    """A ``$filter`` value (or any common expression) -> tree."""
-    return _decoded(text, encoded, lambda decoded: _Parser(decoded).filter())
+def _check_max_nesting(max_nesting: object) -> int:
+    if isinstance(max_nesting, bool) or not isinstance(max_nesting, int):
+        raise TypeError(f"max_nesting must be an int, not {type(max_nesting).__name__}")
+    if max_nesting < 0:
+        raise ODataError(f"max_nesting must not be negative, got {max_nesting}")
+    return max_nesting
 
 
-def parse_orderby(text: str, *, encoded: bool = False) -> tuple[OrderKey, ...]:
+def parse_filter(text: str, *, encoded: bool = False, max_nesting: int = MAX_NESTING) -> Expr:
+    """A ``$filter`` value (or any common expression) -> tree.
+
+    ``max_nesting`` raises the nesting limit for trusted text, such as a deep tree the builder
+    printed; any depth parses without running out of stack.
+    """
+    limit = _check_max_nesting(max_nesting)
+    return _decoded(text, encoded, lambda decoded: _Parser(decoded, limit).filter())
+
+
+def parse_orderby(
+    text: str, *, encoded: bool = False, max_nesting: int = MAX_NESTING
+) -> tuple[OrderKey, ...]:
     """A ``$orderby`` value -> order keys: ``"name,id desc"``."""
-    return _decoded(text, encoded, lambda decoded: _Parser(decoded).orderby())
+    limit = _check_max_nesting(max_nesting)
+    return _decoded(text, encoded, lambda decoded: _Parser(decoded, limit).orderby())
 
 
 def parse_select(text: str, *, encoded: bool = False) -> tuple[str, ...]:
@@ -521,7 +610,7 @@ def _primitive_literal(text: str) -> Literal:
     parser = _Parser(text)
     if not text:
         raise fail(text, 0, "a literal")
-    expr = parser.unary()
+    expr = _done(parser.unary())
     if not isinstance(expr, Literal):
         raise ODataSyntaxError("expected a literal", text, 0)
     parser.expect_end()
@@ -610,7 +699,7 @@ def parse_literal(text: str, rule: str = "primitiveLiteral", *, encoded: bool = 
         parse, url_rule = _LITERAL_RULES[rule.lower()]
     except KeyError:
         known = ", ".join(sorted(_LITERAL_RULES))
-        raise ValueError(f"unknown literal rule {rule!r}; known (any case): {known}") from None
+        raise ODataError(f"unknown literal rule {rule!r}; known (any case): {known}") from None
     return _decoded(text, encoded and url_rule, parse)
 
 
@@ -638,12 +727,16 @@ def _option(name: str) -> str | None:
 
 
 def _whole_number(text: str) -> int:
+    """``$top`` / ``$skip``: ASCII digits, at most Edm.Int64's largest value."""
     for i, char in enumerate(text):
         if char not in DIGITS:
             raise fail(text, i, "a digit")
     if not text:
         raise fail(text, 0, "a number")
-    return int(text)
+    digits = text.lstrip("0")
+    if len(digits) > len(str(INT64_MAX)) or int(digits or "0") > INT64_MAX:
+        raise ODataSyntaxError(f"expected a number up to {INT64_MAX} (Edm.Int64)", text, 0)
+    return int(digits or "0")
 
 
 def _count(text: str) -> bool:

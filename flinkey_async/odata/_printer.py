@@ -9,24 +9,23 @@ The printer adds the parentheses the parser needs to read back the very same tre
 * the operand of ``in`` unless it is primary, because ``in`` binds tighter than ``not``;
 * a raw fragment whenever it is nested, since its content is unknown.
 
-Literals: ``null`` bare, strings in single quotes with ``'`` doubled, datetimes with their offset
-(``Z`` for UTC), GUIDs bare, durations as ``duration'P...'``, binaries as ``binary'...'``
-(base64url), non-integer numbers always with a ``.`` or an exponent so they never read back as
-integers, ``INF``/``-INF``/``NaN`` for the special floats.
+Literals are written by their kind's row in ``_values``: ``null`` bare, strings in single
+quotes with ``'`` doubled, datetimes with their offset (``Z`` for UTC), GUIDs bare, durations as
+``duration'P...'``, binaries as ``binary'...'`` (base64url), non-integer numbers always with a
+``.`` or an exponent so they never read back as integers, ``INF``/``-INF``/``NaN`` for the
+special floats.
 """
 
 from __future__ import annotations
 
-import base64
-import math
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any, Final
-from uuid import UUID
 
-from flinkey_async._exceptions import ODataError
 from flinkey_async.odata._ast import (
+    _NODE_TYPES,
+    BINARY_PRECEDENCE,
+    PRIMARY_PRECEDENCE,
+    UNARY_PRECEDENCE,
     Arithmetic,
     Call,
     Comparison,
@@ -34,60 +33,22 @@ from flinkey_async.odata._ast import (
     In,
     ListExpr,
     Literal,
-    LiteralValue,
     Logical,
     Negate,
     Not,
     OrderKey,
     Property,
     Raw,
+    _node_kind,
+    is_empty_in,
+    precedence,
+    use_printer,
 )
+from flinkey_async.odata._values import format_duration, format_literal
 
-__all__ = ["format_literal", "precedence", "print_expr", "print_orderby"]
+__all__ = ["format_duration", "format_literal", "precedence", "print_expr", "print_orderby"]
 
-# Higher binds tighter.
-_OR: Final = 1
-_AND: Final = 2
-_EQUALITY: Final = 3
-_RELATIONAL: Final = 4
-_ADDITIVE: Final = 5
-_MULTIPLICATIVE: Final = 6
-_UNARY: Final = 7
-_IN: Final = 8
-_PRIMARY: Final = 9
-
-BINARY_PRECEDENCE: Final[dict[str, int]] = {
-    "or": _OR,
-    "and": _AND,
-    "eq": _EQUALITY,
-    "ne": _EQUALITY,
-    "gt": _RELATIONAL,
-    "ge": _RELATIONAL,
-    "lt": _RELATIONAL,
-    "le": _RELATIONAL,
-    "add": _ADDITIVE,
-    "sub": _ADDITIVE,
-    "mul": _MULTIPLICATIVE,
-    "div": _MULTIPLICATIVE,
-    "divby": _MULTIPLICATIVE,
-    "mod": _MULTIPLICATIVE,
-}
-UNARY_PRECEDENCE: Final = _UNARY
 _DIGITS: Final = frozenset("0123456789")
-IN_PRECEDENCE: Final = _IN
-
-
-def precedence(expr: Expr) -> int:
-    """How tightly ``expr`` binds when printed (0 for raw text: always wrapped)."""
-    kind = type(expr)
-    fixed = _FIXED_PRECEDENCE.get(kind)
-    if fixed is not None:
-        return fixed
-    if kind is Comparison or kind is Logical or kind is Arithmetic:
-        return BINARY_PRECEDENCE[expr.op]  # type: ignore[attr-defined]
-    if kind is In:
-        return _PRIMARY if _is_empty_in(expr) else _IN  # type: ignore[arg-type]
-    return _PRIMARY  # not a node: printing it raises
 
 
 def print_expr(expr: Expr) -> str:
@@ -106,122 +67,182 @@ def print_orderby(keys: Iterable[OrderKey]) -> str:
     return ",".join(parts)
 
 
-def _is_empty_in(expr: In) -> bool:
-    return type(expr.collection) is ListExpr and not expr.collection.items
-
-
 def _print(expr: Expr) -> str:
-    """One recursive pass. Names and literals below an operator or in a call are printed in
-    place, and a child's precedence is looked up in place, to save a call per node."""
-    node: Any = expr  # the exact type is checked below, before any attribute is read
+    """Post-order over an explicit stack: every node's text from its operands' texts.
+
+    No recursion, so a tree prints however deeply it nests (the printed text then has to fit
+    the parser's :data:`~flinkey_async.odata.MAX_NESTING` to read back). The stack holds nodes
+    to print and, as tuples, nodes to finish once their operands are printed. Names and
+    literals are printed where their parent meets them, so an operator over two of them is done
+    in one step; a long left-deep chain grows its text in place (``+=`` on a string nobody else
+    holds), in linear time.
+    """
+    texts: list[str] = []  # the texts of the operands printed so far, in order
+    work: list[Any] = [expr]
+    kind: type | None
+    while work:
+        item = work.pop()
+        if type(item) is tuple:  # (node, left text or None, right text or None): finish it
+            node, left_text, right_text = item
+            kind = type(node)
+            if kind is Comparison or kind is Logical or kind is Arithmetic:
+                if right_text is None:
+                    right_text = texts.pop()
+                if left_text is None:
+                    left_text = texts.pop()
+                texts.append(_join_binary(node, kind, left_text, right_text))
+            elif kind is Not:
+                texts.append(f"not ({texts.pop()})")
+            elif kind is Negate:
+                texts.append(_negated(node.operand, texts.pop()))
+            elif kind is In:
+                collection = texts.pop()
+                texts.append(_join_in(node, texts.pop(), collection))
+            else:  # Call
+                count = len(node.args)
+                args = texts[len(texts) - count :]
+                del texts[len(texts) - count :]
+                texts.append(_join_call(node, args))
+            continue
+        node = item
+        kind = type(node)
+        if kind not in _NODE_TYPES:
+            kind = _node_kind(type(node))
+        if kind is Comparison or kind is Logical or kind is Arithmetic:
+            left, right = node.left, node.right
+            left_text = _leaf_text(left)
+            right_text = _leaf_text(right)
+            if left_text is not None and right_text is not None:
+                texts.append(_join_binary(node, kind, left_text, right_text))
+                continue
+            work.append((node, left_text, right_text))
+            if right_text is None:
+                work.append(right)
+            if left_text is None:
+                work.append(left)
+        elif kind is Property:
+            texts.append(node.name)
+        elif kind is Literal:
+            texts.append(format_literal(node.value))
+        elif kind is Not or kind is Negate:
+            work.append((node, None, None))
+            work.append(node.operand)
+        elif kind is Call:
+            leaves = [_leaf_text(arg) for arg in node.args]
+            if None not in leaves:
+                texts.append(_join_call(node, leaves))  # type: ignore[arg-type]
+                continue
+            work.append((node, None, None))
+            work.extend(reversed(node.args))
+        elif kind is In:
+            if is_empty_in(node):
+                texts.append("false")  # 'x in ()' is valid OData, but services reject it
+                continue
+            work.append((node, None, None))
+            work.append(node.collection)
+            work.append(node.operand)
+        elif kind is ListExpr:
+            texts.append("(" + ",".join([format_literal(item.value) for item in node.items]) + ")")
+        elif kind is Raw:
+            texts.append(node.text)  # parents wrap it: its precedence is 0
+        else:
+            raise TypeError(f"not an OData expression node: {node!r}")
+    return texts[0]
+
+
+def _leaf_text(node: Any) -> str | None:
+    """The text of a name, a literal, or a comparison, arithmetic or call of only those, met
+    under an operator; ``None`` for any other node (it goes through the stack)."""
     kind = type(node)
-    if kind is Logical or kind is Comparison or kind is Arithmetic:
-        return _print_binary(node)
     if kind is Property:
         return node.name  # type: ignore[no-any-return]
     if kind is Literal:
-        return format_literal(node.value)
-    if kind is Call:
-        args: list[str] = []
+        value = node.value
+        return "'" + value.replace("'", "''") + "'" if type(value) is str else format_literal(value)
+    if kind is Comparison or kind is Arithmetic:
+        left, right = node.left, node.right
+        side = type(left)
+        if side is Property:
+            left_text = left.name
+        elif side is Literal:
+            left_text = format_literal(left.value)
+        else:
+            return None
+        side = type(right)
+        if side is Property:
+            return f"{left_text} {node.op} {right.name}"
+        if side is Literal:
+            right_text = format_literal(right.value)
+            return f"{left_text} {node.op} {right_text}"
+    elif kind is Call:
+        args = []
         for arg in node.args:
             side = type(arg)
             if side is Property:
                 args.append(arg.name)
             elif side is Literal:
-                value = arg.value
-                args.append(_quote_str(value) if type(value) is str else format_literal(value))
-            elif side is Raw:
-                args.append(f"({arg.text})")  # its content is unknown: always wrapped
+                args.append(format_literal(arg.value))
             else:
-                args.append(_print(arg))
+                return None
         return f"{node.name}({','.join(args)})"
-    if kind is Not:
-        return f"not ({_print(node.operand)})"
-    if kind is In:
-        return _print_in(node)
-    if kind is ListExpr:
-        return "(" + ",".join([format_literal(item.value) for item in node.items]) + ")"
-    if kind is Negate:
-        return _print_negate(node)
-    if kind is Raw:
-        return node.text  # type: ignore[no-any-return]  # parents wrap it: its precedence is 0
-    raise TypeError(f"not an OData expression node: {expr!r}")
+    return None
 
 
-def _print_binary(expr: Any) -> str:
-    """A binary node and the binary nodes down its left side, in one loop, bottom up.
-
-    A left-deep chain (``Query.filter`` and a loop of ``&`` build them) may be thousands of
-    nodes long, which recursion could not follow; right operands recurse, as deep as they nest.
-    A child binding looser than its parent is wrapped, on the right also one binding equally
-    (operators group to the left), and under and/or a mixed and/or child always.
-    """
-    spine: list[Any] | None = None  # the binary nodes above ``node``, top first
-    node = expr
+def _join_binary(node: Any, kind: type | None, text: str, right_text: str) -> str:
+    """``left op right``. A child binding looser than its parent is wrapped, on the right also
+    one binding equally (operators group to the left), and under and/or a mixed and/or child
+    always."""
+    op = node.op
+    own = BINARY_PRECEDENCE[op]
     left = node.left
     side = type(left)
-    if side is Logical or side is Comparison or side is Arithmetic:
-        spine = []
-        while side is Logical or side is Comparison or side is Arithmetic:
-            spine.append(node)
-            node = left
-            left = node.left
-            side = type(left)
-    if side is Property:
-        text: str = left.name
-    elif side is Literal:
-        value = left.value
-        text = "'" + value.replace("'", "''") + "'" if type(value) is str else format_literal(value)
-    else:
-        text = _print(left)
-        fixed = _FIXED_PRECEDENCE.get(side)
-        if (precedence(left) if fixed is None else fixed) < BINARY_PRECEDENCE[node.op]:
-            text = f"({text})"
-    while True:
-        op: str = node.op
-        own = BINARY_PRECEDENCE[op]
-        right = node.right
-        side = type(right)
-        if side is Literal:
-            value = right.value
-            if type(value) is str:
-                right_text = "'" + value.replace("'", "''") + "'"
-            else:
-                right_text = format_literal(value)
-        elif side is Property:
-            right_text = right.name
-        elif side is Logical or side is Comparison or side is Arithmetic:
-            right_text = _print_binary(right)
-            child_op = right.op
-            if BINARY_PRECEDENCE[child_op] <= own or (
-                side is Logical and type(node) is Logical and child_op != op
-            ):
-                right_text = f"({right_text})"
-        else:
-            right_text = _print(right)
-            fixed = _FIXED_PRECEDENCE.get(side)
-            if (precedence(right) if fixed is None else fixed) <= own:
-                right_text = f"({right_text})"
-        text += f" {op} {right_text}"  # in place: linear over a long chain
-        if not spine:
-            return text
-        parent = spine.pop()
-        parent_op = parent.op
-        if BINARY_PRECEDENCE[parent_op] > own or (
-            type(node) is Logical and type(parent) is Logical and op != parent_op
+    if side in _BINARY_TYPES:
+        if BINARY_PRECEDENCE[left.op] < own or (
+            kind is Logical and side is Logical and left.op != op
         ):
             text = f"({text})"
-        node = parent
+    elif side not in _NEVER_WRAPPED and precedence(left) < own:
+        text = f"({text})"
+    right = node.right
+    side = type(right)
+    if side in _BINARY_TYPES:
+        if BINARY_PRECEDENCE[right.op] <= own or (
+            kind is Logical and side is Logical and right.op != op
+        ):
+            right_text = f"({right_text})"
+    elif side not in _NEVER_WRAPPED and precedence(right) <= own:
+        right_text = f"({right_text})"
+    text += f" {op} "  # in place: linear over a long chain
+    text += right_text
+    return text
 
 
-def _print_negate(expr: Negate) -> str:
-    operand = expr.operand
-    text = _print(operand)
+def _join_in(node: In, member: str, collection: str) -> str:
+    if precedence(node.operand) < PRIMARY_PRECEDENCE:
+        member = f"({member})"
+    if type(node.collection) is not ListExpr:
+        collection = f"({collection})"
+    return f"{member} in {collection}"
+
+
+def _join_call(node: Call, args: list[str]) -> str:
+    for index, arg in enumerate(node.args):
+        if type(arg) is Raw:
+            args[index] = f"({args[index]})"  # its content is unknown: always wrapped
+    return f"{node.name}({','.join(args)})"
+
+
+_BINARY_TYPES: Final = frozenset({Comparison, Logical, Arithmetic})
+_NEVER_WRAPPED: Final = frozenset({Property, Literal, Call})
+"""Nodes that never need parentheses under an operator (any other: ask precedence())."""
+
+
+def _negated(operand: Expr, text: str) -> str:
     # '-' followed by a digit or INF reads back as a negative literal (also when the operand
     # only starts with one, as in '0 in (x)'): keep them apart.
     if (
         type(operand) is Literal
-        or precedence(operand) < _UNARY
+        or precedence(operand) < UNARY_PRECEDENCE
         or text[:1] in _DIGITS
         or text.startswith("INF")
     ):
@@ -229,140 +250,4 @@ def _print_negate(expr: Negate) -> str:
     return f"-{text}"
 
 
-def _print_in(expr: In) -> str:
-    if _is_empty_in(expr):
-        return "false"  # 'x in ()' is valid OData, but services reject it
-    operand = expr.operand
-    member = _print(operand)
-    if precedence(operand) < _PRIMARY:
-        member = f"({member})"
-    if type(expr.collection) is ListExpr:
-        return f"{member} in {_print(expr.collection)}"
-    return f"{member} in ({_print(expr.collection)})"
-
-
-_FIXED_PRECEDENCE: Final[dict[type, int]] = {
-    Property: _PRIMARY,
-    Literal: _PRIMARY,
-    Call: _PRIMARY,
-    ListExpr: _PRIMARY,
-    Not: _UNARY,
-    Negate: _UNARY,
-    Raw: 0,
-}
-
-
-def _quote_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _format_binary(value: bytes) -> str:
-    return "binary'" + base64.urlsafe_b64encode(value).decode("ascii") + "'"
-
-
-def _format_duration(value: timedelta) -> str:
-    return f"duration'{format_duration(value)}'"
-
-
-def format_literal(value: LiteralValue) -> str:
-    """The OData literal text of a (checked) literal value."""
-    formatter = _FORMATTERS.get(type(value))
-    if formatter is not None:
-        return formatter(value)
-    return _format_subclass(value)
-
-
-def _format_subclass(value: LiteralValue) -> str:
-    """Values of a subclass (a datetime subclass, ...): the first matching base decides."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, float):
-        return _format_float(value)
-    if isinstance(value, Decimal):
-        return _format_decimal(value)
-    if isinstance(value, datetime):
-        return _format_datetime(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return _format_time(value)
-    if isinstance(value, timedelta):
-        return _format_duration(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, bytes):
-        return _format_binary(value)
-    raise TypeError(f"not an OData literal value: {value!r}")
-
-
-def _format_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "INF" if value > 0 else "-INF"
-    return repr(value)  # shortest round-trip form, always with '.' or 'e'
-
-
-def _format_decimal(value: Decimal) -> str:
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "INF" if value > 0 else "-INF"
-    text = str(value).replace("E", "e")
-    if "." not in text and "e" not in text:
-        text += ".0"  # keep it a decimal: '5' would read back as an integer
-    return text
-
-
-def _fraction(microsecond: int) -> str:
-    return f".{microsecond:06d}".rstrip("0") if microsecond else ""
-
-
-def _format_time(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
-
-
-def _format_datetime(value: datetime) -> str:
-    offset = value.utcoffset()
-    if offset is None:  # Literal() rejects these; this guards direct calls
-        raise ODataError("a naive datetime has no OData form; give it a UTC offset")
-    minutes = int(offset.total_seconds()) // 60
-    if minutes == 0:
-        zone = "Z"
-    else:
-        sign = "+" if minutes > 0 else "-"
-        hours, minutes = divmod(abs(minutes), 60)
-        zone = f"{sign}{hours:02d}:{minutes:02d}"
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{_format_time(value.time())}{zone}"
-
-
-def format_duration(value: timedelta) -> str:
-    """ISO 8601 day-time duration as OData writes it: ``-P1DT2H3M4.5S``."""
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{sign}P{value.days}DT{hours}H{minutes}M{seconds}{_fraction(value.microseconds)}S"
-
-
-# Exact type -> formatter; any other type goes through _format_subclass.
-_FORMATTERS: Final[dict[type, Callable[[Any], str]]] = {
-    str: _quote_str,
-    int: int.__repr__,
-    type(None): lambda value: "null",
-    bool: lambda value: "true" if value else "false",
-    float: _format_float,
-    Decimal: _format_decimal,
-    datetime: _format_datetime,
-    date: date.isoformat,
-    time: _format_time,
-    timedelta: _format_duration,
-    UUID: str,
-    bytes: _format_binary,
-}
+use_printer(print_expr)

@@ -5,21 +5,17 @@ The evaluator meets a type clash only on a row: on its own it would answer ``nam
 tripped on. Checking the filter against the entity's model first makes the common clash (a
 property compared with a literal of another type) a 400 that depends on the query alone; what
 the evaluator still meets is reported with types only (:func:`public_problem`).
+
+The kinds are the model's declared types (:mod:`flinkey_async.odata._types`), the same ones the
+evaluator compares by: a string property compares as text, a date-time property as an instant.
 """
 
 from __future__ import annotations
 
-import enum
 import re
-import types
-import typing
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any, Final
 
-import attrs
-
-from .._models import wire_name
 from ..odata import (
     Arithmetic,
     Call,
@@ -39,10 +35,11 @@ from ..odata import (
     parse_literal,
 )
 from ..odata._evaluator import kind
+from ..odata._types import PropertyKinds, property_kinds
 
 __all__ = ["Schema", "check_types", "public_problem", "schema_of"]
 
-Schema = Mapping[str, str]
+Schema = PropertyKinds
 """Wire name -> value kind (``string``, ``number``, ``bool``, ``datetime``)."""
 
 _ACCEPTS: Final[dict[str, frozenset[str]]] = {
@@ -59,26 +56,12 @@ _READS_AS: Final[dict[str, frozenset[str]]] = {
 }
 
 
-def _kind_of_type(annotation: Any) -> str | None:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        present = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return _kind_of_type(present[0]) if len(present) == 1 else None
-    if annotation is bool:
-        return "bool"
-    if annotation in (int, float):
-        return "number"
-    if annotation is datetime:
-        return "datetime"
-    if annotation is str or (isinstance(annotation, type) and issubclass(annotation, enum.Enum)):
-        return "string"
-    return None
-
-
 def schema_of(model: type[Any]) -> Schema:
-    """The kinds of a model's scalar properties, by wire name (others are not checked)."""
-    hints = typing.get_type_hints(model)
-    kinds = {field.name: _kind_of_type(hints[field.name]) for field in attrs.fields(model)}
-    return {wire_name(name): kind for name, kind in kinds.items() if kind is not None}
+    """The kinds of a model's scalar properties, by wire name (others are not checked).
+
+    The same kinds the evaluator compares by (:func:`flinkey_async.odata._types.property_kinds`).
+    """
+    return property_kinds(model)
 
 
 def _fits(property_kind: str, value: object) -> bool:

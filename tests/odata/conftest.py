@@ -18,15 +18,23 @@ PROFILE: Final = "ci" if os.environ.get("HYPOTHESIS_PROFILE", "dev") == "ci" els
 # Examples per property: (a) print/parse round trip (and the same through an encoded URL),
 # (b) evaluation after the round trip, of conditions ("evaluation") and of whole queries with
 # $orderby/$skip/$top ("queries"), (c) any string as a literal keeps the tree's shape through
-# encoding.
+# encoding, (d) any text given to a parser gives a tree or the package's own error ("garbage").
 EXAMPLES: Final = {
-    "dev": {"roundtrip": 200, "url": 100, "evaluation": 200, "queries": 100, "strings": 200},
+    "dev": {
+        "roundtrip": 200,
+        "url": 100,
+        "evaluation": 200,
+        "queries": 100,
+        "strings": 200,
+        "garbage": 300,
+    },
     "ci": {
         "roundtrip": 1_000,
         "url": 500,
         "evaluation": 1_000,
         "queries": 1_000,
         "strings": 10_000,
+        "garbage": 3_000,
     },
 }
 
