@@ -16,16 +16,9 @@ a ``sync_runs`` record per run. The command line is ``flinkey-async sync``; see 
 
 from ._job import Store, SyncJob, SyncProgress, SyncReport, run_sync
 from ._jsonl import JsonlStore
+from ._ops import MarkDeleted, ReplaceSet, StoreBusyError, StoreError, Upsert
 from ._schema import ENTITY_TABLES, LINK_TABLES, TABLES, Table
-from ._sqlite import (
-    SCHEMA_VERSION,
-    MarkDeleted,
-    ReplaceSet,
-    SqliteStore,
-    StoreBusyError,
-    StoreError,
-    Upsert,
-)
+from ._sqlite import SCHEMA_VERSION, SqliteStore
 
 __all__ = [
     "ENTITY_TABLES",

@@ -48,7 +48,7 @@ from .._models import Customer
 from .._paging import DEFAULT_PAGE_SIZE
 from ..odata import Query
 from . import _schema as schema
-from ._sqlite import MarkDeleted, Operation, ReplaceSet, Upsert
+from ._ops import MarkDeleted, Operation, ReplaceSet, Upsert
 
 if TYPE_CHECKING:
     from .._client import FlinkeyClient
