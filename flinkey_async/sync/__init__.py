@@ -19,7 +19,7 @@ is ``flinkey-async sync``; see ``docs/sync.md``.
 from ._job import Store, SyncJob, SyncProgress, SyncReport, run_sync
 from ._jsonl import JsonlStore
 from ._ops import MarkDeleted, ReplaceSet, StoreBusyError, StoreError, Upsert
-from ._postgres import PostgresStore, is_dsn, scrub_dsn
+from ._postgres import DatabaseUrl, PostgresStore, is_dsn, scrub_dsn
 from ._schema import ENTITY_TABLES, LINK_TABLES, TABLES, Table
 from ._sqlite import SCHEMA_VERSION, SqliteStore
 
@@ -28,6 +28,7 @@ __all__ = [
     "LINK_TABLES",
     "SCHEMA_VERSION",
     "TABLES",
+    "DatabaseUrl",
     "JsonlStore",
     "MarkDeleted",
     "PostgresStore",

@@ -42,7 +42,7 @@ from ._schema import (
     run_columns_ddl,
 )
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresStore", "is_dsn", "scrub_dsn"]
+__all__ = ["DEFAULT_SCHEMA", "DatabaseUrl", "PostgresStore", "is_dsn", "scrub_dsn"]
 
 T = TypeVar("T")
 
@@ -93,6 +93,34 @@ def scrub_dsn(dsn: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     except ValueError:
         return "postgresql://***"
+
+
+class DatabaseUrl:
+    """A PostgreSQL URL that shows itself without its password (``str``, ``repr``, f-strings).
+
+    Give it where a URL would be printed; ``url`` is the URL itself, for connecting.
+    """
+
+    __slots__ = ("shown", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.shown = scrub_dsn(url)
+
+    def __str__(self) -> str:
+        return self.shown
+
+    def __format__(self, spec: str) -> str:
+        return format(self.shown, spec)
+
+    def __repr__(self) -> str:
+        return f"DatabaseUrl({self.shown!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DatabaseUrl) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
 
 
 def _password_of(dsn: str) -> str | None:
