@@ -7,7 +7,7 @@ These are store-neutral: the job builds them from walk events, and each store
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import attrs
@@ -68,16 +68,16 @@ class MarkDeleted:
 Operation = Upsert | ReplaceSet | MarkDeleted
 
 
-async def claimed(store: Any, customer_ids: Sequence[int]) -> AsyncIterator[int]:
+def claimed(store: Any, customer_ids: Sequence[int]) -> AsyncGenerator[int, None]:
     """The customers of the run this worker is to sync, one at a time.
 
     A store shared by several workers (:class:`~flinkey_async.sync.PostgresStore`) hands each
-    customer to exactly one of them (``claim_customers``); a local store gives them all, in order.
+    customer to exactly one of them (its ``claim_customers``); a local store gives them all.
     """
     claim = getattr(store, "claim_customers", None)
-    if claim is None:
-        for cid in customer_ids:
-            yield cid
-        return
-    async for cid in claim(customer_ids):
+    return _each(customer_ids) if claim is None else claim(customer_ids)
+
+
+async def _each(customer_ids: Sequence[int]) -> AsyncGenerator[int, None]:
+    for cid in customer_ids:
         yield cid

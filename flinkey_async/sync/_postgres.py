@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -421,7 +421,7 @@ class PostgresStore:
 
     # -- customers, one worker each ----------------------------------------------------------
 
-    async def claim_customers(self, customer_ids: Sequence[int]) -> AsyncIterator[int]:
+    async def claim_customers(self, customer_ids: Sequence[int]) -> AsyncGenerator[int, None]:
         """The run's customers this worker is to sync, each claimed for it alone.
 
         A customer is done (and its lock given back) when the caller asks for the next one;
