@@ -69,7 +69,8 @@ class PgServer:
             args, env=env, cwd=self.root, text=True, capture_output=True, **extra, **kwargs
         )
 
-    def start(self) -> None:
+    def start(self, *, durable: bool = False) -> None:
+        """Start the server; ``durable``: with fsync (for benchmarks), else without (tests)."""
         pwfile = self.root / "pw"
         pwfile.write_text(PASSWORD + "\n")
         if self._owner is not None:
@@ -84,9 +85,10 @@ class PgServer:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()}")
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=100"
+            "-c synchronous_commit=off -c max_connections=100"
         )
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         started = self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
             "-o", options, "-w", "-t", "60", "start",

@@ -523,3 +523,36 @@ def test_a_store_is_locked_against_another_process(tmp_path: Path) -> None:
             if pipe is not None:
                 pipe.close()
     asyncio.run(try_open())  # free again
+
+
+async def test_a_batch_that_touches_rows_twice_ends_as_one_by_one(
+    make_store: Any, tmp_path: Path
+) -> None:
+    """Stores that gather a batch's operations (PostgreSQL) end where SQLite does."""
+    where = Location(1.0, 2.0, None, None, 3.0)
+    first = [
+        upsert_cars(car(1), car(2), car(3)),
+        car_products(1, 10, 11),
+        ReplaceSet("locations", CID, 1, [schema.location_row(1, where)]),
+    ]
+    tricky = [
+        Upsert("cars", CID, [schema.car_row(car(1, "from a group"))], seen=False),
+        upsert_cars(car(1, "listed"), car(2)),
+        car_products(1, 11, 12),
+        car_products(1, 12, 13),  # the same set twice in one batch
+        Upsert("cars", CID, [schema.car_row(car(3, "member"))], seen=False),
+        MarkDeleted("cars", CID, [3]),
+        Upsert("cars", CID, [schema.car_row(car(3, "too late"))], seen=False),
+        ReplaceSet("locations", CID, 1, []),
+        upsert_cars(car(4), car(4, "twice")),
+    ]
+
+    async def end_state(store: Any) -> dict[str, Any]:
+        async with store:
+            await run(store, first)
+            await run(store, tricky)
+            return {name: await store.rows(name) for name in ("cars", "car_products", "locations")}
+
+    expected = await end_state(SqliteStore(tmp_path / "reference.sqlite"))
+    assert await end_state(make_store()) == expected
+    assert [r["name"] for r in expected["cars"]] == ["listed", "car 2", "member", "twice"]
