@@ -1,10 +1,11 @@
 """Rows per second into PostgreSQL next to SQLite, on the same sync (goal: PostgreSQL >= 0.8x).
 
-One sync of a sandbox fleet (in this process, no latency) is recorded: every batch of store
-operations the job wrote. The same batches are then written into a fresh SQLite file and a fresh
-PostgreSQL schema, alternating which goes first, twice per round: the first pass inserts every
-row, the second finds them all and updates their history (what a daily re-sync does). Rows per
-second = rows in the batches / seconds spent in ``store.write``. The whole sync is also run into
+One sync of a sandbox fleet (in this process, no latency) is recorded: every store operation
+the job wrote, in order. The same operations are then written into a fresh SQLite file and a
+fresh PostgreSQL schema, batched as the job batches them for each store (its ``batch_size``),
+alternating which goes first, twice per round: the first pass inserts every row, the second
+finds them all and updates their history (what a daily re-sync does). Rows per second = rows
+in the operations / seconds spent in ``store.write``. The whole sync is also run into
 each store, end to end, for the wall time a user sees (the API, not the store, bounds that).
 
 Durability is alike on both sides: SQLite in WAL with ``synchronous=NORMAL`` (no fsync per
@@ -55,8 +56,24 @@ class Recorder:
         await self.inner.write(operations)
 
 
-def rows_of(batches: list[list[Any]]) -> int:
-    return sum(len(getattr(op, "rows", getattr(op, "ids", ()))) for b in batches for op in b)
+def rows_of(operations: list[Any]) -> int:
+    return sum(len(getattr(op, "rows", getattr(op, "ids", ()))) for op in operations)
+
+
+def batched(operations: list[Any], batch_size: int) -> list[list[Any]]:
+    """The operations in batches as the job's writer makes them for a store of ``batch_size``."""
+    batches: list[list[Any]] = []
+    batch: list[Any] = []
+    rows = 0
+    for op in operations:
+        batch.append(op)
+        rows += len(getattr(op, "rows", ())) + 1 if hasattr(op, "rows") else 2
+        if rows >= batch_size:
+            batches.append(batch)
+            batch, rows = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 async def record(cars: int) -> tuple[list[list[Any]], Any]:
@@ -75,9 +92,10 @@ async def record(cars: int) -> tuple[list[list[Any]], Any]:
     return recorder.batches, sandbox
 
 
-async def replay(store: Any, batches: list[list[Any]], passes: int = 2) -> list[float]:
+async def replay(store: Any, operations: list[Any], passes: int = 2) -> list[float]:
     """Seconds spent in ``write`` per pass (each pass one run)."""
     seconds = []
+    batches = batched(operations, store.batch_size)
     async with store:
         for _ in range(passes):
             await store.begin_run(source="bench", customer_ids=[])
@@ -107,7 +125,8 @@ async def measure(dsn: str, cars: int, rounds: int) -> dict[str, Any]:
     from flinkey_async.sync import PostgresStore, SqliteStore
 
     batches, sandbox = await record(cars)
-    rows = rows_of(batches)
+    operations = [op for batch in batches for op in batch]
+    rows = rows_of(operations)
     results: dict[str, dict[str, list[float]]] = {
         kind: {"insert": [], "update": [], "sync": []} for kind in ("sqlite", "postgresql")
     }
@@ -121,7 +140,7 @@ async def measure(dsn: str, cars: int, rounds: int) -> dict[str, Any]:
                         return SqliteStore(Path(directory) / f"{tag}{r}.sqlite")
                     return PostgresStore(dsn, schema=f"bench_{tag}{r}_{os.getpid()}")
 
-                insert, update = await replay(store("replay"), batches)
+                insert, update = await replay(store("replay"), operations)
                 results[kind]["insert"].append(rows / insert)
                 results[kind]["update"].append(rows / update)
                 results[kind]["sync"].append(await full_sync(sandbox, store("sync")))
@@ -131,7 +150,10 @@ async def measure(dsn: str, cars: int, rounds: int) -> dict[str, Any]:
     return {
         "cars": cars * 2,
         "rows_per_sync": rows,
-        "batches": len(batches),
+        "batch_size": {
+            "sqlite": SqliteStore(":memory:").batch_size,
+            "postgresql": PostgresStore("postgresql://x").batch_size,
+        },
         "rounds": rounds,
         "rows_per_second": {
             k: {"insert": round(v["insert"]), "update": round(v["update"])}
