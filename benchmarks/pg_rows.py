@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         server = PgServer(bindir)
         server.start(durable=True)
-        dsn = server.dsn()
+        dsn = server.dsn(socket=True)  # SQLite is in the process: the nearest way to the server
     try:
         result = asyncio.run(measure(dsn, args.cars, args.rounds))
     finally:

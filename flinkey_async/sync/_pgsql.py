@@ -1,11 +1,12 @@
 """The SQL of the PostgreSQL store: its tables, and a batch of operations as few statements.
 
-A batch becomes one statement per *segment*: consecutive operations, gathered per table (one
-``INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO UPDATE`` per table, one
-``UPDATE`` marking the rest of the replaced sets), as writable CTEs of a single statement. Parts
-of one statement see the same snapshot, so a segment never touches a row (or a set) twice: an
-operation that would, and every deletion mark, starts the next segment. A typical batch is one
-segment, so one round trip, whatever its number of rows.
+A batch becomes *segments*: consecutive operations, gathered per table, each segment one
+statement. A table's rows travel as one parameter, an array of records (binary, like ``COPY``;
+the record type is an empty temp table of the session), and the statement has per table an
+``INSERT ... SELECT FROM unnest(<rows>) ON CONFLICT DO UPDATE``, and an ``UPDATE`` marking the
+rest of the replaced sets, as writable CTEs. Parts of one statement see the same snapshot, so a
+segment never touches a row (or a set) twice: an operation that would, and every deletion mark,
+starts the next segment. A typical batch is one segment: one round trip, whatever its rows.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._ops import MarkDeleted, Operation, ReplaceSet, StoreError, Upsert
-from ._schema import TABLES, Table, Value, dependents, run_columns_ddl
+from ._schema import TABLES, Table, dependents, run_columns_ddl
 
-__all__ = ["Sql", "Step", "signed32"]
+__all__ = ["Segment", "Sql", "signed32"]
 
-Step = tuple[str, tuple[Any, ...]]
+Segment = tuple[str, tuple[Any, ...]]
 """A statement and its arguments."""
+Part = tuple[tuple[Any, ...], tuple[Any, ...]]
 
 _TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 _RUN_TYPES = {
@@ -29,6 +31,12 @@ _RUN_TYPES = {
     "text": "text",
     "json": "jsonb",
 }
+
+
+_FILLFACTOR = 50
+"""Every run rewrites every row it sees (``last_seen_run``): with room left in each page, the
+new version goes beside the old one (a HOT update, no index entry), which PostgreSQL then
+reclaims page by page."""
 
 
 def signed32(value: int) -> int:
@@ -46,6 +54,7 @@ class Sql:
             for purpose in ("setup", "run", "customer")
         }
         self._cache: dict[tuple[Any, ...], str] = {}
+        self._sizes = {n: (len(t.key), len(t.key) + len(t.data)) for n, t in TABLES.items()}
 
     def name(self, table: str) -> str:
         return f"{self.schema}.{table}"
@@ -69,7 +78,8 @@ class Sql:
             columns = ", ".join([*scope, *keys, *data, *history])
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {s}.{table.name} "
-                f"({columns}, PRIMARY KEY ({', '.join(table.primary_key)}))"
+                f"({columns}, PRIMARY KEY ({', '.join(table.primary_key)})) "
+                f"WITH (fillfactor = {_FILLFACTOR})"
             )
         statements += [
             # Which worker syncs which customer of a run (state: pending, claimed, done, skipped).
@@ -97,18 +107,34 @@ class Sql:
             args.append(customer_id)
         return where, args
 
+    # -- row types: a batch's rows travel as one array of records per table ------------------
+
+    @staticmethod
+    def row_type(table: str) -> str:
+        """The session's record type of ``table``'s key and data columns (an empty temp table)."""
+        return f"pg_temp.flinkey_rows_{table}"
+
+    def row_type_statements(self) -> list[str]:
+        statements = []
+        for table in TABLES.values():
+            types = ["bigint"] * len(table.primary_key) + [_TYPES[t] for t in table.types]
+            columns = ", ".join(
+                f"{name} {kind}"
+                for name, kind in zip((*table.primary_key, *table.data), types, strict=True)
+            )
+            name = self.row_type(table.name).split(".")[1]
+            statements.append(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        return statements
+
     # -- the parts of a segment (``base``: how many parameters come before) -------------------
 
     def _upsert(self, table: Table, seen: bool, base: int) -> str:
-        """The upsert of ``table`` from one array per column (see ``SqliteStore``'s upsert).
+        """The upsert of ``table`` from an array of rows (see ``SqliteStore``'s upsert).
 
-        Parameters: one array per key and data column, then the run's id and the
-        ``last_seen_run`` of a new row.
+        Parameters: the rows, then the run's id and the ``last_seen_run`` of a new row.
         """
-        columns = (*table.primary_key, *table.data)
-        types = ["bigint"] * len(table.primary_key) + [_TYPES[t] for t in table.types]
-        arrays = [f"${base + i}::{t}[]" for i, t in enumerate(types, 1)]
-        run, last = f"${base + len(arrays) + 1}", f"${base + len(arrays) + 2}"
+        columns = ", ".join((*table.primary_key, *table.data))
+        rows, run, last = f"${base + 1}", f"${base + 2}", f"${base + 3}"
         differs = [f"t.{name} IS DISTINCT FROM excluded.{name}" for name in table.data]
         changed = " OR ".join(["t.deleted_in_run IS NOT NULL", *differs] if seen else differs)
         assignments = [f"{name} = excluded.{name}" for name in table.data]
@@ -121,9 +147,9 @@ class Sql:
             assignments += ["last_seen_run = excluded.last_seen_run", "deleted_in_run = NULL"]
         where = "" if seen else " WHERE t.deleted_in_run IS NULL"
         return (
-            f"INSERT INTO {self.name(table.name)} AS t ({', '.join(columns)}, first_seen_run, "
-            f"last_seen_run, updated_in_run) SELECT u.*, {run}::bigint, {last}::bigint, "
-            f"{run}::bigint FROM unnest({', '.join(arrays)}) AS u "
+            f"INSERT INTO {self.name(table.name)} AS t ({columns}, first_seen_run, "
+            f"last_seen_run, updated_in_run) SELECT {columns}, {run}::bigint, {last}::bigint, "
+            f"{run}::bigint FROM unnest({rows}::{self.row_type(table.name)}[]) "
             f"ON CONFLICT ({', '.join(table.primary_key)}) DO UPDATE SET "
             f"{', '.join(assignments)}{where}"
         )
@@ -131,18 +157,17 @@ class Sql:
     def _replace(self, table: Table, base: int) -> str:
         """Mark rows of the given parents deleted unless in their new sets.
 
-        Parameters: run id, customer id, parent ids, then one array per key column of the
-        rows kept.
+        Parameters: run id, customer id, parent ids, the rows of the new sets.
         """
         assert table.parent is not None, f"{table.name} is not a per-parent set"
-        kept = [f"${base + i}::bigint[]" for i in range(4, 4 + len(table.key))]
-        match = " AND ".join(f"k.c{i} = t.{name}" for i, name in enumerate(table.key))
-        names = ", ".join(f"c{i}" for i in range(len(table.key)))
+        # NOT IN over non-null keys: a hashed subplan, whatever the planner guesses of the
+        # array's size (a NOT EXISTS may become a nested loop, quadratic in the batch).
+        key = ", ".join(table.primary_key)
         return (
             f"UPDATE {self.name(table.name)} AS t SET deleted_in_run = ${base + 1} "
             f"WHERE t.customer_id = ${base + 2} AND t.{table.parent} = ANY(${base + 3}::bigint[]) "
-            "AND t.deleted_in_run IS NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM unnest({', '.join(kept)}) AS k({names}) WHERE {match})"
+            f"AND t.deleted_in_run IS NULL AND ({key}) NOT IN (SELECT {key} FROM "
+            f"unnest(${base + 4}::{self.row_type(table.name)}[]))"
         )
 
     def _mark(self, table: str, column: str, base: int) -> str:
@@ -169,7 +194,7 @@ class Sql:
             self._cache[(*key, base)] = sql
         return sql
 
-    def _statement(self, parts: list[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> Step:
+    def _statement(self, parts: list[Part]) -> Segment:
         """One statement of ``parts`` (its writable CTEs when more than one)."""
         texts: list[str] = []
         args: list[Any] = []
@@ -183,20 +208,25 @@ class Sql:
 
     # -- a batch ----------------------------------------------------------------------------
 
-    def plan(self, run_id: int, operations: Sequence[Operation]) -> list[Step]:
-        """The statements of one batch, with the outcome of its operations one by one."""
-        steps: list[Step] = []
+    def plan(self, run_id: int, operations: Sequence[Operation]) -> list[Segment]:
+        """The segments of one batch, with the outcome of its operations one by one.
+
+        Operations on one table and customer share a group (an upsert with or without
+        ``seen``, a set replacement); two groups of the same table and customer in one segment
+        must not share a row: the second group's operation that would starts a new segment.
+        """
+        segments: list[Segment] = []
         groups: dict[tuple[Any, ...], dict[Any, Any]] = {}
-        owner: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        per_table: dict[tuple[str, int | None], list[tuple[Any, ...]]] = {}
 
         def flush() -> None:
-            parts: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+            parts: list[Part] = []
             for group in sorted(groups, key=repr):  # a stable text: prepared once, reused
                 parts += self._group_parts(run_id, group, groups[group])
             if parts:
-                steps.append(self._statement(parts))
+                segments.append(self._statement(parts))
             groups.clear()
-            owner.clear()
+            per_table.clear()
 
         for op in operations:
             if isinstance(op, MarkDeleted):
@@ -205,56 +235,55 @@ class Sql:
                 marks = [("mark", op.table, "id")] + [
                     ("mark", owned.name, column) for owned, column in dependents(op.table)
                 ]
-                steps.append(self._statement([(m, (run_id, op.customer_id, ids)) for m in marks]))
+                segments.append(
+                    self._statement([(m, (run_id, op.customer_id, ids)) for m in marks])
+                )
                 continue
-            table = TABLES[op.table]
-            width = len(table.key) + len(table.data)
-            for row in op.rows:
-                if len(row) != width:
-                    raise StoreError(
-                        f"{op.table}: a row of {len(row)} values, the table has {width}"
-                    )
-            keys = [(op.table, op.customer_id, row[: len(table.key)]) for row in op.rows]
-            if isinstance(op, Upsert):
-                group: tuple[Any, ...] = ("upsert", op.table, op.customer_id, op.seen)
-            else:
-                group = ("replace", op.table, op.customer_id)
-                keys.append((op.table, op.customer_id, ("set", op.parent_id)))
-            again = isinstance(op, ReplaceSet) and op.parent_id in groups.get(group, {})
-            if again or any(owner.get(k, group) != group for k in keys):
-                flush()
-            owner.update(dict.fromkeys(keys, group))
-            content = groups.setdefault(group, {})
+            size, width = self._sizes[op.table]
+            if op.rows and set(map(len, op.rows)) != {width}:
+                raise StoreError(f"{op.table}: a row of the wrong length, the table has {width}")
+            upsert = isinstance(op, Upsert)
+            group: tuple[Any, ...] = (
+                ("upsert", op.table, op.customer_id, op.seen)
+                if isinstance(op, Upsert)
+                else ("replace", op.table, op.customer_id)
+            )
+            others = [g for g in per_table.get((op.table, op.customer_id), ()) if g != group]
+            if others and (
+                not upsert
+                or any(g[0] == "replace" for g in others)
+                or any(row[:size] in groups[g] for g in others for row in op.rows)
+            ):
+                flush()  # (a set replacement beside an upsert of the same table: rare, kept apart)
+            elif isinstance(op, ReplaceSet) and op.parent_id in groups.get(group, ()):
+                flush()  # the same set twice
+            content = groups.get(group)
+            if content is None:
+                content = groups[group] = {}
+                per_table.setdefault((op.table, op.customer_id), []).append(group)
             if isinstance(op, ReplaceSet):
                 content[op.parent_id] = op.rows
             else:
                 for row in op.rows:
-                    content[row[: len(table.key)]] = row  # the last one wins, as one by one
+                    content[row[:size]] = row  # the last one wins, as one by one
         flush()
-        return steps
+        return segments
 
-    def _group_parts(
-        self, run_id: int, group: tuple[Any, ...], content: dict[Any, Any]
-    ) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    @staticmethod
+    def _group_parts(run_id: int, group: tuple[Any, ...], content: dict[Any, Any]) -> list[Part]:
         kind, name, customer_id = group[0], group[1], group[2]
         table = TABLES[name]
         if kind == "upsert":
             rows = [content[k] for k in sorted(content)]
-            return [self._upsert_part(table, customer_id, rows, group[3], run_id)]
-        by_key = {row[: len(table.key)]: row for rows in content.values() for row in rows}
-        rows = [by_key[k] for k in sorted(by_key)]
-        parts = [self._upsert_part(table, customer_id, rows, True, run_id)] if rows else []
-        kept: list[list[Any]] = [[row[i] for row in rows] for i in range(len(table.key))]
-        parts.append((("replace", name), (run_id, customer_id, sorted(content), *kept)))
+            seen = group[3]
+        else:
+            by_key = {row[: len(table.key)]: row for rows in content.values() for row in rows}
+            rows = [by_key[k] for k in sorted(by_key)]
+            seen = True
+        records = [(customer_id, *row) for row in rows] if table.scoped else rows
+        parts: list[Part] = []
+        if rows:
+            parts.append((("upsert", name, seen), (records, run_id, run_id if seen else 0)))
+        if kind == "replace":
+            parts.append((("replace", name), (run_id, customer_id, sorted(content), records)))
         return parts
-
-    @staticmethod
-    def _upsert_part(
-        table: Table, customer_id: int | None, rows: list[tuple[Value, ...]], seen: bool,
-        run_id: int,
-    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:  # fmt: skip
-        width = len(table.key) + len(table.data)
-        columns: list[list[Value]] = [[row[i] for row in rows] for i in range(width)]
-        if table.scoped:
-            columns.insert(0, [customer_id] * len(rows))
-        return ("upsert", table.name, seen), (*columns, run_id, run_id if seen else 0)

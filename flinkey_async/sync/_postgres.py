@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .._converter import format_datetime
 from .._exceptions import ValidationError
 from ._ops import Operation, StoreError
-from ._pgsql import Sql, Step, signed32
+from ._pgsql import Segment, Sql, signed32
 from ._schema import ENTITY_TABLES, RUN_COLUMNS, TABLES, Value, dependents
 
 __all__ = ["DEFAULT_SCHEMA", "DatabaseUrl", "PostgresStore", "is_dsn", "scrub_dsn"]
@@ -234,6 +234,7 @@ class PostgresStore:
             elif int(version) != SCHEMA_VERSION:
                 await self._migrate(conn, int(version))
             await self._abandon_dead_runs(conn)
+            await conn.execute(";".join(sql.row_type_statements()))
 
     async def _migrate(self, conn: Any, version: int) -> None:
         where = f"{self.where} schema {self.schema}"
@@ -507,17 +508,18 @@ class PostgresStore:
         """Apply ``operations`` in one transaction (all or nothing)."""
         if operations:
             run_id = self._require_run()
-            steps = self._sql.plan(run_id, operations)
-            await self._call(self._write_tx, steps)
+            segments = self._sql.plan(run_id, operations)
+            await self._call(self._write_tx, segments)
 
     @staticmethod
-    async def _write_tx(conn: Any, steps: list[Step]) -> None:
-        if len(steps) == 1:  # one statement is atomic by itself: one round trip
-            await conn.execute(steps[0][0], *steps[0][1])
+    async def _write_tx(conn: Any, segments: list[Segment]) -> None:
+        if len(segments) == 1:  # one statement is atomic by itself: one round trip
+            statement, args = segments[0]
+            await conn.execute(statement, *args)
             return
         async with conn.transaction():
-            for sql, args in steps:
-                await conn.execute(sql, *args)
+            for statement, args in segments:
+                await conn.execute(statement, *args)
 
     # -- end of a listing -------------------------------------------------------------------
 

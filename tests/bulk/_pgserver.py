@@ -55,8 +55,13 @@ class PgServer:
                     self._owner = pwd.getpwnam(name)
                     break
 
-    def dsn(self, *, password: str | None = PASSWORD, database: str = "postgres") -> str:
+    def dsn(
+        self, *, password: str | None = PASSWORD, database: str = "postgres", socket: bool = False
+    ) -> str:
+        """The server's URL: loopback TCP, or (``socket``) its Unix socket."""
         auth = USER if password is None else f"{USER}:{password}"
+        if socket:
+            return f"postgresql://{auth}@/{database}?host={self.root}&port={self.port}"
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
