@@ -88,6 +88,7 @@ async def fetch(dsn: str, sql: str) -> list[Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # six syncs of 2,000 cars: minutes on a busy machine
 async def test_two_workers_share_a_run_and_give_the_tables_one_worker_gives(
     pg_server: PgServer, big: Sandbox
 ) -> None:
