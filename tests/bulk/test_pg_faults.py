@@ -1,5 +1,5 @@
-"""Faults of a PostgreSQL sync, with real processes: a worker killed (``kill -9``) mid-run, the
-database connection dropped by the server (``pg_terminate_backend``).
+"""A PostgreSQL sync with real processes: a worker killed (``kill -9``) mid-run, the database
+connection dropped by the server (``pg_terminate_backend``), two workers sharing one run.
 
 The workers are ``flinkey-async sync`` processes against a sandbox served by another process,
 as operators run them.
@@ -174,3 +174,22 @@ def test_a_dropped_connection_fails_the_run_in_one_line_and_keeps_what_was_commi
                     cwd=tmp_path)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert query(dsn, "SELECT status FROM dropped.sync_runs WHERE id = 1") == "abandoned"
+
+
+def test_two_worker_processes_share_one_run_and_equal_one_worker(
+    pg_server: PgServer, slow_api: dict[str, Any], tmp_path: Path
+) -> None:
+    dsn = pg_server.dsn()
+    workers = [start_worker(slow_api, f"{dsn}?schema=pair", tmp_path) for _ in range(2)]
+    outputs = [finish(worker) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], [err for _, err in outputs]
+    assert query(dsn, "SELECT count(*) FROM pair.sync_runs") == 1
+    assert query(dsn, "SELECT status FROM pair.sync_runs") == "ok"
+    assert query(dsn, "SELECT count(*) FROM pair.run_workers WHERE status = 'ok'") == 2
+    # Every customer done, each by one worker, and each worker had one.
+    assert query(dsn, "SELECT count(*) FROM pair.run_customers WHERE state = 'done'") == 2
+    assert query(dsn, "SELECT count(DISTINCT worker_id) FROM pair.run_customers") == 2
+    single = flinkey("sync", "--customer", "all", "--out", f"{dsn}?schema=single",
+                     env=live_env(slow_api), cwd=tmp_path)  # fmt: skip
+    assert single.returncode == 0, single.stderr
+    assert asyncio.run(differences(dsn, "pair", "single")) == {}
