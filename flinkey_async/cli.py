@@ -45,7 +45,7 @@ from ._exceptions import (
 
 if TYPE_CHECKING:
     from ._client import FlinkeyClient
-    from .sync import JsonlStore, SqliteStore, SyncJob, SyncReport
+    from .sync import DatabaseUrl, JsonlStore, PostgresStore, SqliteStore, SyncJob, SyncReport
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -78,6 +78,7 @@ ENV_VARS = (
     "FLINKEY_PASSWORD",
     "FLINKEY_CUSTOMER_ID",
     "FLINKEY_BASE_URL",
+    "FLINKEY_DATABASE_URL",
 )
 
 _LIVE = {
@@ -183,6 +184,7 @@ environment:
   FLINKEY_PASSWORD     the API Manager's password
   FLINKEY_CUSTOMER_ID  the customer to sync (or --customer)
   FLINKEY_BASE_URL     the API root (default https://api.flinkey.de/v3)
+  FLINKEY_DATABASE_URL the output when --out is not given: postgresql://user@host/db
   Options given on the command line win over the environment. Prefer the environment for
   secrets: command lines are visible to other users of the machine.
 
@@ -228,9 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     output = sync.add_argument_group("output")
     output.add_argument(
         "--out",
-        metavar="PATH",
+        metavar="PATH|URL",
         help="the SQLite file (default fleet.sqlite) or, with --format jsonl, the directory "
-        "of .jsonl files (default fleet-jsonl)",
+        "of .jsonl files (default fleet-jsonl), or a PostgreSQL database: "
+        "postgresql://user@host/db[?schema=name] (default FLINKEY_DATABASE_URL; the password "
+        "from PGPASSWORD or ~/.pgpass; several workers may share it, see docs/sync.md)",
     )
     output.add_argument(
         "--format",
@@ -337,8 +341,8 @@ class Settings:
     password: str | None
     base_url: str | None
     customer: int | Literal["all"] | None
-    out: Path
-    format: Literal["sqlite", "jsonl"]
+    out: Path | DatabaseUrl
+    format: Literal["sqlite", "jsonl", "postgresql"]
     concurrency: int
     rate: float | None
     page_size: int
@@ -420,8 +424,7 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
                 "no customer: set FLINKEY_CUSTOMER_ID or pass --customer ID (or --customer all)",
                 EXIT_USAGE,
             )
-    fmt = args.format
-    out = Path(args.out) if args.out else Path("fleet.sqlite" if fmt == "sqlite" else "fleet-jsonl")
+    out, fmt = _output(args.out, args.format, env)
     return Settings(
         live=live,
         api_key=api_key,
@@ -442,6 +445,50 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         sandbox_forced=args.sandbox,
         ignored=ignored,
     )
+
+
+def _output(
+    out: str | None, fmt: Literal["sqlite", "jsonl"], env: dict[str, str]
+) -> tuple[Path | DatabaseUrl, Literal["sqlite", "jsonl", "postgresql"]]:
+    """Where the copy goes: a file, a directory, or a PostgreSQL database (its URL).
+
+    ``--out`` wins over FLINKEY_DATABASE_URL; a URL never shows its password when printed.
+    """
+    from .sync import DatabaseUrl, is_dsn
+
+    if out is None and fmt == "sqlite" and env.get("FLINKEY_DATABASE_URL"):
+        out = env["FLINKEY_DATABASE_URL"]
+        if not is_dsn(out):
+            raise CliError("FLINKEY_DATABASE_URL: expected postgresql://user@host/db", EXIT_USAGE)
+    if out is not None and is_dsn(out):
+        if fmt == "jsonl":
+            raise CliError("--format jsonl writes files: give --out a path", EXIT_USAGE)
+        return DatabaseUrl(out), "postgresql"
+    if out:
+        return Path(out), fmt
+    return Path("fleet.sqlite" if fmt == "sqlite" else "fleet-jsonl"), fmt
+
+
+def _store(settings: Settings) -> SqliteStore | JsonlStore | PostgresStore:
+    """The store ``--out`` names (a ``?schema=`` parameter of a URL names the schema)."""
+    from .sync import DatabaseUrl, JsonlStore, PostgresStore, SqliteStore
+
+    out = settings.out
+    if isinstance(out, DatabaseUrl):
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+        parts = urlsplit(out.url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        schema = [v for k, v in query if k == "schema"]
+        rest = urlencode([(k, v) for k, v in query if k != "schema"])
+        url = urlunsplit(parts._replace(query=rest))
+        try:
+            return PostgresStore(url, schema=schema[-1]) if schema else PostgresStore(url)
+        except ValidationError as exc:
+            raise CliError(f"--out: {exc.message}", EXIT_USAGE) from None
+    if settings.format == "jsonl":
+        return JsonlStore(out)
+    return SqliteStore(out)
 
 
 # -- progress --------------------------------------------------------------------------------
@@ -571,7 +618,7 @@ def _summary_tables(report: SyncReport) -> Iterator[tuple[str, dict[str, int]]]:
             yield name, changes
 
 
-def summary_lines(report: SyncReport, out: Path) -> Iterator[str]:
+def summary_lines(report: SyncReport, out: Path | DatabaseUrl) -> Iterator[str]:
     """The end-of-run summary as plain text lines."""
     header = f"{'table':<17} {'rows':>8} {'new':>7} {'updated':>8} {'deleted':>8}"
     yield header
@@ -589,7 +636,9 @@ def summary_lines(report: SyncReport, out: Path) -> Iterator[str]:
     )
 
 
-def _print_summary(report: SyncReport, out: Path, stream: TextIO, use_rich: bool) -> None:
+def _print_summary(
+    report: SyncReport, out: Path | DatabaseUrl, stream: TextIO, use_rich: bool
+) -> None:
     if use_rich:
         from rich.console import Console
         from rich.table import Table
@@ -729,24 +778,25 @@ def _sandbox_line(settings: Settings, base_url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _opened_store(settings: Settings) -> AsyncIterator[SqliteStore | JsonlStore]:
+async def _opened_store(
+    settings: Settings,
+) -> AsyncIterator[SqliteStore | JsonlStore | PostgresStore]:
     """The store ``--out`` names, open and locked: the first thing a sync does.
 
     Opened before the sandbox starts or anything is printed, so that an output that cannot be
     written, or one another sync holds, is the only thing reported. The parent directory must
     exist: a mistyped path is an error, not a new tree of directories.
     """
-    from .sync import JsonlStore, SqliteStore, StoreBusyError, StoreError
+    from .sync import DatabaseUrl, StoreBusyError, StoreError
 
     out = settings.out
-    parent = out.parent
-    if not parent.exists():
-        raise CliError(f"cannot open {out}: the directory {parent} does not exist", EXIT_STORE)
-    if not parent.is_dir():
-        raise CliError(f"cannot open {out}: {parent} is not a directory", EXIT_STORE)
-    store: SqliteStore | JsonlStore = (
-        SqliteStore(out) if settings.format == "sqlite" else JsonlStore(out)
-    )
+    if not isinstance(out, DatabaseUrl):
+        parent = out.parent
+        if not parent.exists():
+            raise CliError(f"cannot open {out}: the directory {parent} does not exist", EXIT_STORE)
+        if not parent.is_dir():
+            raise CliError(f"cannot open {out}: {parent} is not a directory", EXIT_STORE)
+    store = _store(settings)
     try:
         await store.open()
     except StoreBusyError as exc:
@@ -764,7 +814,7 @@ async def _opened_store(settings: Settings) -> AsyncIterator[SqliteStore | Jsonl
 
 
 async def _record_unstarted(
-    store: SqliteStore | JsonlStore, exc: BaseException, settings: Settings
+    store: SqliteStore | JsonlStore | PostgresStore, exc: BaseException, settings: Settings
 ) -> None:
     """Record a run that ended before the sync began, so that the store says why it is empty."""
     interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)

@@ -48,7 +48,7 @@ from .._models import Customer
 from .._paging import DEFAULT_PAGE_SIZE
 from ..odata import Query
 from . import _schema as schema
-from ._sqlite import MarkDeleted, Operation, ReplaceSet, Upsert
+from ._ops import MarkDeleted, Operation, ReplaceSet, Upsert, claimed
 
 if TYPE_CHECKING:
     from .._client import FlinkeyClient
@@ -301,8 +301,10 @@ class SyncJob:
         try:
             if self.customer_ids == "all":
                 await self._sync_customers()
-            for cid in customers:
-                await self._sync_customer(cid)
+            # Several workers may share the run: each syncs the customers the store gives it.
+            async with aclosing(claimed(self.store, customers)) as mine:
+                async for cid in mine:
+                    await self._sync_customer(cid)
         except BaseException as exc:
             await self._record_end(exc, customers, started, requests0, retries0)
             raise

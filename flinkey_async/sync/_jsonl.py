@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import _json
-from ._schema import HISTORY_COLUMNS, TABLES
-from ._sqlite import Operation, SqliteStore, StoreError, StoreLock
+from ._ops import Operation, StoreError
+from ._schema import HISTORY_COLUMNS, RUN_COLUMNS, TABLES
+from ._sqlite import SqliteStore, StoreLock
 
 __all__ = ["JsonlStore"]
 
 _STAGING = ".flinkey-sync-staging.sqlite"
 _FILES = (*TABLES, "sync_runs")
 _LOAD_BATCH = 5000
-_RUN_COLUMNS = ("id", "started_at", "finished_at", "source", "customers_json", "counts_json",
-                "errors_json")  # fmt: skip
+_RUN_COLUMNS = tuple(name for name in RUN_COLUMNS if name != "status")  # a dead run's own
 
 
 def _remove(path: Path) -> None:

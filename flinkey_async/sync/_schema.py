@@ -29,18 +29,44 @@ __all__ = [
     "ENTITY_TABLES",
     "HISTORY_COLUMNS",
     "LINK_TABLES",
+    "RUN_COLUMNS",
     "TABLES",
     "Table",
     "car_row",
     "customer_row",
+    "dependents",
     "group_row",
     "location_row",
     "product_row",
+    "run_columns_ddl",
     "service_row",
     "user_row",
 ]
 
 HISTORY_COLUMNS = ("first_seen_run", "last_seen_run", "updated_in_run", "deleted_in_run")
+
+RUN_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "started_at": "time",
+    "finished_at": "time?",
+    "status": "text",
+    "source": "text?",
+    "customers_json": "json?",
+    "counts_json": "json?",
+    "errors_json": "json?",
+}
+"""The columns of ``sync_runs``, one record per run, with a store-neutral kind (``id``: the
+run's number, given by the store; ``?``: may be NULL). Each store maps the kinds to its types."""
+
+
+def run_columns_ddl(types: dict[str, str]) -> list[str]:
+    """The column definitions of ``sync_runs``, given a store's type for each kind."""
+    return [
+        f"{name} {types[kind.rstrip('?')]}"
+        + ("" if kind.endswith("?") or kind == "id" else " NOT NULL")
+        for name, kind in RUN_COLUMNS.items()
+    ]
+
 
 Value = str | int | float | None
 
@@ -157,6 +183,12 @@ MEMBERSHIPS: dict[str, tuple[tuple[Table, str], ...]] = {
 }
 """When a car or a product is marked deleted, its links in other sets go too (table, column):
 a car that no longer exists is in no group, a product in no car and no group."""
+
+
+def dependents(table: str) -> list[tuple[Table, str]]:
+    """The sets that go when a ``table`` row is marked deleted, with the column naming it."""
+    owned = [(t, t.parent) for t in CASCADES.get(table, ()) if t.parent is not None]
+    return owned + list(MEMBERSHIPS.get(table, ()))
 
 
 def _value(value: Any) -> Value:

@@ -17,49 +17,40 @@ abandoned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
-
-from ._schema import CASCADES, ENTITY_TABLES, MEMBERSHIPS, TABLES, Table, Value
+from ._ops import MarkDeleted, Operation, ReplaceSet, StoreBusyError, StoreError, Upsert
+from ._schema import (
+    ENTITY_TABLES,
+    RUN_COLUMNS,
+    TABLES,
+    Table,
+    Value,
+    dependents,
+    run_columns_ddl,
+)
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: stores are not locked there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "MarkDeleted",
-    "Operation",
-    "ReplaceSet",
-    "SqliteStore",
-    "StoreBusyError",
-    "StoreError",
-    "Upsert",
-]
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreLock"]
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _CHANGE_KINDS = ("alive", "seen", "new", "updated", "deleted")
 _MAX_INLINE_KEYS = 500  # beyond this, a set's keys go through a temporary table
-
-
-class StoreError(Exception):
-    """The local store cannot be opened or written (not a sync store, a full disk...)."""
-
-
-class StoreBusyError(StoreError):
-    """Another sync holds the store's lock: two runs at once would spoil each other's records."""
 
 
 class StoreLock:
@@ -100,39 +91,22 @@ class StoreLock:
             os.close(fd)  # closing the descriptor drops the lock
 
 
-@attrs.frozen(slots=True)
-class Upsert:
-    """Insert or update rows of ``table`` (values: key columns then data columns, in order)."""
-
-    table: str
-    customer_id: int | None
-    rows: Sequence[tuple[Value, ...]]
-    seen: bool = True
-    """False for rows from another entity's list (a group's cars, a car's products): they update
-    the data but leave ``last_seen_run`` and a deletion mark alone, so that only the entity's own
-    listing (or a ``GET`` by id) can keep it from the deletion check."""
+_RUN_DDL = run_columns_ddl(
+    {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "time": "TEXT", "text": "TEXT", "json": "TEXT"}
+)
 
 
-@attrs.frozen(slots=True)
-class ReplaceSet:
-    """Make ``rows`` the whole set of ``table`` rows under ``parent_id`` (others marked deleted)."""
-
-    table: str
-    customer_id: int
-    parent_id: int
-    rows: Sequence[tuple[Value, ...]]
-
-
-@attrs.frozen(slots=True)
-class MarkDeleted:
-    """Mark entities of ``table`` deleted (and the sets they own): confirmed gone upstream."""
-
-    table: str
-    customer_id: int
-    ids: Sequence[int]
-
-
-Operation = Upsert | ReplaceSet | MarkDeleted
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    """One transaction: committed if the block ends, rolled back if it raises (or is cut)."""
+    db.execute(begin)
+    try:
+        yield db
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _now() -> str:
@@ -142,16 +116,7 @@ def _now() -> str:
 def _create_statements() -> list[str]:
     statements = [
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        """CREATE TABLE IF NOT EXISTS sync_runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            status TEXT NOT NULL,
-            source TEXT,
-            customers_json TEXT,
-            counts_json TEXT,
-            errors_json TEXT
-        )""",
+        f"CREATE TABLE IF NOT EXISTS sync_runs ({', '.join(_RUN_DDL)})",
     ]
     for table in TABLES.values():
         scope = ["customer_id INTEGER NOT NULL"] if table.scoped else []
@@ -273,22 +238,22 @@ class SqliteStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("BEGIN IMMEDIATE")
-            for statement in _create_statements():
-                db.execute(statement)
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has store schema {row[0]}, this version writes {SCHEMA_VERSION}"
-                )
-            # A run still "running" was cut off (a crash, a kill): say so.
-            db.execute("UPDATE sync_runs SET status = 'abandoned' WHERE status = 'running'")
-            db.execute("COMMIT")
+            with _transaction(db, "BEGIN IMMEDIATE"):
+                for statement in _create_statements():
+                    db.execute(statement)
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+                elif int(row[0]) != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path} has store schema {row[0]}, "
+                        f"this version writes {SCHEMA_VERSION}"
+                    )
+                # A run still "running" was cut off (a crash, a kill): say so.
+                db.execute("UPDATE sync_runs SET status = 'abandoned' WHERE status = 'running'")
         except sqlite3.DatabaseError as exc:
             db.close()
             self._release_lock()
@@ -376,9 +341,7 @@ class SqliteStore:
             await self._call(self._write_sync, self._require_run(), operations)
 
     def _write_sync(self, run_id: int, operations: Sequence[Operation]) -> None:
-        db = self._conn
-        db.execute("BEGIN")
-        try:
+        with _transaction(self._conn) as db:
             for op in operations:
                 if isinstance(op, Upsert):
                     self._upsert(db, run_id, op.table, op.customer_id, op.rows, seen=op.seen)
@@ -386,10 +349,6 @@ class SqliteStore:
                     self._replace(db, run_id, op)
                 else:
                     self._delete(db, run_id, op)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _upsert(
         self,
@@ -443,18 +402,12 @@ class SqliteStore:
                 f"WHERE customer_id = ? AND deleted_in_run IS NULL AND id IN ({marks})",
                 [run_id, op.customer_id, *ids],
             )
-            for owned, column in self._dependents(op.table):
+            for owned, column in dependents(op.table):
                 db.execute(
                     f"UPDATE {owned.name} SET deleted_in_run = ? WHERE customer_id = ? "
                     f"AND deleted_in_run IS NULL AND {column} IN ({marks})",
                     [run_id, op.customer_id, *ids],
                 )
-
-    @staticmethod
-    def _dependents(table: str) -> list[tuple[Table, str]]:
-        """The sets that go when a ``table`` row is marked deleted, with the column naming it."""
-        owned = [(t, t.parent) for t in CASCADES.get(table, ()) if t.parent is not None]
-        return owned + list(MEMBERSHIPS.get(table, ()))
 
     # -- end of a listing -------------------------------------------------------------------
 
@@ -488,15 +441,13 @@ class SqliteStore:
         return await self._call(self._mark_sync, run_id, table, customer_id)
 
     def _mark_sync(self, run_id: int, table: str, customer_id: int | None) -> int:
-        db = self._conn
         where, params = self._unseen_where(run_id, ENTITY_TABLES[table], customer_id)
-        db.execute("BEGIN")
-        try:
+        with _transaction(self._conn) as db:
             cursor = db.execute(
                 f"UPDATE {table} SET deleted_in_run = ? WHERE {where}", [run_id, *params]
             )
             count = cursor.rowcount
-            for owned, column in self._dependents(table):
+            for owned, column in dependents(table):
                 db.execute(
                     f"UPDATE {owned.name} SET deleted_in_run = ? "
                     f"WHERE customer_id = ? AND deleted_in_run IS NULL AND {column} IN "
@@ -513,10 +464,6 @@ class SqliteStore:
                             "(SELECT id FROM customers WHERE deleted_in_run = ?)",
                             (run_id, run_id),
                         )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return count
 
     # -- reading -----------------------------------------------------------------------------
@@ -558,10 +505,7 @@ class SqliteStore:
         """Stream ``table``'s rows as dicts; call on the store's thread (see :meth:`run_sync`)."""
         if table == "sync_runs":
             order = "id"
-            columns: tuple[str, ...] = (
-                "id", "started_at", "finished_at", "status", "source",
-                "customers_json", "counts_json", "errors_json",
-            )  # fmt: skip
+            columns: tuple[str, ...] = tuple(RUN_COLUMNS)
         else:
             spec = TABLES[table]
             order = ", ".join(spec.primary_key)
@@ -576,9 +520,7 @@ class SqliteStore:
 
     def reserve_run_ids(self, newest: int) -> None:
         """Make the next run's id larger than ``newest``; store's thread only."""
-        db = self._conn
-        db.execute("BEGIN")
-        try:
+        with _transaction(self._conn) as db:
             db.execute(
                 "UPDATE sqlite_sequence SET seq = ? WHERE name = 'sync_runs' AND seq < ?",
                 (newest, newest),
@@ -588,29 +530,16 @@ class SqliteStore:
                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'sync_runs')",
                 (newest,),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def insert_rows_sync(self, table: str, rows: Iterable[Mapping[str, Value]]) -> None:
         """Load rows exactly as given (history columns included); store's thread only."""
         if table == "sync_runs":
-            columns: tuple[str, ...] = (
-                "id", "started_at", "finished_at", "status", "source",
-                "customers_json", "counts_json", "errors_json",
-            )  # fmt: skip
+            columns: tuple[str, ...] = tuple(RUN_COLUMNS)
         else:
             columns = TABLES[table].columns
         sql = (
             f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)})"
         )
-        db = self._conn
-        db.execute("BEGIN")
-        try:
+        with _transaction(self._conn) as db:
             db.executemany(sql, (tuple(row.get(c) for c in columns) for row in rows))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise

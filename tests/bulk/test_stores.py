@@ -1,4 +1,7 @@
-"""The SQLite and JSON Lines stores, driven directly with model rows (no server)."""
+"""The stores (SQLite, JSON Lines, PostgreSQL), driven directly with model rows (no API).
+
+Tests that take ``make_store`` or ``opened`` run once per store (see ``conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ from flinkey_async.sync import (
 )
 from flinkey_async.sync import _schema as schema
 
-CID = 7
+from .conftest import AnyStore as Store
 
-Store = SqliteStore | JsonlStore
+CID = 7
 
 
 def car(car_id: int, name: str | None = None) -> Car:
@@ -46,16 +49,6 @@ def upsert_cars(*cars: Car) -> Upsert:
 
 def car_products(car_id: int, *product_ids: int) -> ReplaceSet:
     return ReplaceSet("car_products", CID, car_id, [(car_id, p) for p in product_ids])
-
-
-@pytest.fixture(params=["sqlite", "jsonl"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    def make() -> Store:
-        if request.param == "sqlite":
-            return SqliteStore(tmp_path / "fleet.sqlite")
-        return JsonlStore(tmp_path / "fleet")
-
-    return make
 
 
 async def run(store: Store, *batches: list[Any], vanish: tuple[str, ...] = ()) -> int:
@@ -232,6 +225,16 @@ async def test_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
             await store.write([upsert_cars(car(1)), Upsert("cars", CID, [(2, "too", "few")])])
         assert isinstance(raised.value.__cause__, sqlite3.Error)
         assert await store.rows("cars") == []
+
+
+async def test_a_batch_that_fails_in_the_database_is_all_or_nothing(make_store: Any) -> None:
+    async with make_store() as store:
+        await store.begin_run(source="test", customer_ids=[CID])
+        with pytest.raises(StoreError, match="nope"):
+            await store.write([upsert_cars(car(1)), MarkDeleted("nope", CID, [1])])
+        await store.write([upsert_cars(car(2))])  # the store goes on
+        await store.end_run("ok", {}, [])
+        assert [r["id"] for r in await store.rows("cars")] == [2]
 
 
 async def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
@@ -457,6 +460,8 @@ async def test_a_customer_gone_upstream_takes_its_fleet_with_it(make_store: Any)
     assert changes["group_users"]["deleted"] == 1
 
 
+# Several workers may share a PostgreSQL store (see test_workers.py): not refused there.
+@pytest.mark.parametrize("make_store", ["sqlite", "jsonl"], indirect=True)
 async def test_a_second_store_on_the_same_path_is_refused_while_the_first_is_open(
     make_store: Any,
 ) -> None:
@@ -518,3 +523,36 @@ def test_a_store_is_locked_against_another_process(tmp_path: Path) -> None:
             if pipe is not None:
                 pipe.close()
     asyncio.run(try_open())  # free again
+
+
+async def test_a_batch_that_touches_rows_twice_ends_as_one_by_one(
+    make_store: Any, tmp_path: Path
+) -> None:
+    """Stores that gather a batch's operations (PostgreSQL) end where SQLite does."""
+    where = Location(1.0, 2.0, None, None, 3.0)
+    first = [
+        upsert_cars(car(1), car(2), car(3)),
+        car_products(1, 10, 11),
+        ReplaceSet("locations", CID, 1, [schema.location_row(1, where)]),
+    ]
+    tricky = [
+        Upsert("cars", CID, [schema.car_row(car(1, "from a group"))], seen=False),
+        upsert_cars(car(1, "listed"), car(2)),
+        car_products(1, 11, 12),
+        car_products(1, 12, 13),  # the same set twice in one batch
+        Upsert("cars", CID, [schema.car_row(car(3, "member"))], seen=False),
+        MarkDeleted("cars", CID, [3]),
+        Upsert("cars", CID, [schema.car_row(car(3, "too late"))], seen=False),
+        ReplaceSet("locations", CID, 1, []),
+        upsert_cars(car(4), car(4, "twice")),
+    ]
+
+    async def end_state(store: Any) -> dict[str, Any]:
+        async with store:
+            await run(store, first)
+            await run(store, tricky)
+            return {name: await store.rows(name) for name in ("cars", "car_products", "locations")}
+
+    expected = await end_state(SqliteStore(tmp_path / "reference.sqlite"))
+    assert await end_state(make_store()) == expected
+    assert [r["name"] for r in expected["cars"]] == ["listed", "car 2", "member", "twice"]

@@ -1,16 +1,15 @@
 """The sync job against the sandbox: the store equals the ground truth, runs after runs.
 
 Each test compares the alive rows of the store with the sandbox's state for the customer, for
-the SQLite and the JSON Lines store. Edits between runs are made on the sandbox's state, as if
-someone had changed the fleet in the flinkey Portal.
+every store (``make_store``, see ``conftest.py``). Edits between runs are made on the sandbox's
+state, as if someone had changed the fleet in the flinkey Portal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,23 +18,11 @@ import pytest
 from flinkey_async import FlinkeyClient, ServerError
 from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async.sandbox import Sandbox
-from flinkey_async.sync import TABLES, JsonlStore, SqliteStore, SyncJob, SyncReport
+from flinkey_async.sync import TABLES, SqliteStore, SyncJob, SyncReport
 
 from . import _truth as truth
-from .conftest import wait_until
+from .conftest import StoreFactory, wait_until
 from .test_fleet import client_tasks
-
-StoreFactory = Callable[[], SqliteStore | JsonlStore]
-
-
-@pytest.fixture(params=["sqlite", "jsonl"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    def make() -> SqliteStore | JsonlStore:
-        if request.param == "sqlite":
-            return SqliteStore(tmp_path / "fleet.sqlite")
-        return JsonlStore(tmp_path / "fleet-jsonl")
-
-    return make
 
 
 async def sync(
