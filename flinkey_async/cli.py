@@ -42,6 +42,7 @@ from ._exceptions import (
     TransportError,
     ValidationError,
 )
+from .sandbox._defaults import DEFAULT_CARS, DEFAULT_SEED
 
 if TYPE_CHECKING:
     from ._client import FlinkeyClient
@@ -101,8 +102,8 @@ _FIELDS = {
 """The setting behind each argument of the client that may refuse a value."""
 
 DEFAULT_CONCURRENCY = 32
-SANDBOX_CARS = 1000
-SANDBOX_SEED = 7
+SANDBOX_CARS = DEFAULT_CARS
+SANDBOX_SEED = DEFAULT_SEED
 
 
 class CliError(Exception):

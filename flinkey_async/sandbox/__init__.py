@@ -31,12 +31,16 @@ if TYPE_CHECKING:
     from ._app import SandboxMessages
     from ._auth import Credentials
     from ._data import REFERENCE_TIME, FleetSpec, generate, is_valid_vin, vin_check_digit
+    from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
     from ._faults import Counters, FaultConfig, FaultKind, Faults
     from ._routes import ENDPOINTS, ODATA_ENDPOINTS, ROUTES
     from ._server import Sandbox
     from ._state import MemberKind, OdometerReading, Position, SandboxState
 
 __all__ = [
+    "DEFAULT_CARS",
+    "DEFAULT_CUSTOMERS",
+    "DEFAULT_SEED",
     "ENDPOINTS",
     "ODATA_ENDPOINTS",
     "REFERENCE_TIME",
@@ -59,6 +63,9 @@ __all__ = [
 ]
 
 _HOMES = {
+    "DEFAULT_CARS": "._defaults",
+    "DEFAULT_CUSTOMERS": "._defaults",
+    "DEFAULT_SEED": "._defaults",
     "ENDPOINTS": "._routes",
     "ODATA_ENDPOINTS": "._routes",
     "ROUTES": "._routes",

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
 from ._faults import FaultConfig
 from ._server import Sandbox
 
@@ -27,9 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port, 0 for a free one (8080)")
     fleet = parser.add_argument_group("fleet (sizes per customer)")
-    fleet.add_argument("--seed", type=int, default=0, help="same seed, same fleet (0)")
-    fleet.add_argument("--customers", type=int, default=2, help="customers of the manager (2)")
-    fleet.add_argument("--cars", type=int, default=100, help="cars per customer (100)")
+    fleet.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"same seed, same fleet ({DEFAULT_SEED})"
+    )
+    fleet.add_argument(
+        "--customers",
+        type=int,
+        default=DEFAULT_CUSTOMERS,
+        help=f"customers of the manager ({DEFAULT_CUSTOMERS})",
+    )
+    fleet.add_argument(
+        "--cars", type=int, default=DEFAULT_CARS, help=f"cars per customer ({DEFAULT_CARS})"
+    )
     for kind in ("products", "services", "groups", "users"):
         fleet.add_argument(f"--{kind}", type=int, default=None, help=f"{kind} per customer")
     auth = parser.add_argument_group("credentials (random unless given)")
@@ -122,11 +132,11 @@ def describe(sandbox: Sandbox, fmt: str = "text") -> str:
 
 async def serve_forever(
     port: int = 8080,
-    cars: int = 100,
-    seed: int = 0,
+    cars: int = DEFAULT_CARS,
+    seed: int = DEFAULT_SEED,
     host: str = "127.0.0.1",
     *,
-    customers: int = 2,
+    customers: int = DEFAULT_CUSTOMERS,
     products: int | None = None,
     services: int | None = None,
     groups: int | None = None,

@@ -23,6 +23,7 @@ from typing import Final
 import attrs
 
 from .._models import ProductType
+from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
 from ._state import MemberKind, OdometerReading, Position, SandboxState, nearest
 
 __all__ = [
@@ -188,9 +189,9 @@ class FleetSpec:
     about 1.6 products per car, services for most products, a group per 20 cars, a user per 2.
     """
 
-    seed: int = 0
-    customers: int = 2
-    cars: int = 20
+    seed: int = DEFAULT_SEED
+    customers: int = DEFAULT_CUSTOMERS
+    cars: int = DEFAULT_CARS
     products: int | None = None
     services: int | None = None
     groups: int | None = None

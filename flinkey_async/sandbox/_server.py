@@ -26,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ._app import build_app
 from ._auth import Credentials, TokenAuthority
 from ._data import REFERENCE_TIME, FleetSpec, generate
+from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
 from ._faults import Counters, FaultConfig, Faults
 from ._state import SandboxState
 
@@ -68,9 +69,9 @@ class Sandbox:
     def __init__(
         self,
         *,
-        cars: int = 20,
-        seed: int = 0,
-        customers: int = 2,
+        cars: int = DEFAULT_CARS,
+        seed: int = DEFAULT_SEED,
+        customers: int = DEFAULT_CUSTOMERS,
         products: int | None = None,
         services: int | None = None,
         groups: int | None = None,

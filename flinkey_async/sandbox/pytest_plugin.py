@@ -9,9 +9,9 @@ Installed with the package (``pytest11`` entry point ``flinkey_async``); nothing
     @pytest.mark.flinkey_sandbox(cars=500, seed=3, faults=FaultConfig(error_rate_503=0.1))
     async def test_survives_outages(flinkey_client): ...
 
-* ``flinkey_sandbox``: a running :class:`~flinkey_async.sandbox.Sandbox` per test (20 cars per
-  customer, seed 0, unless the ``flinkey_sandbox`` marker or ``--flinkey-sandbox-seed`` says
-  otherwise).
+* ``flinkey_sandbox``: a running :class:`~flinkey_async.sandbox.Sandbox` per test (the default
+  seed, 7, with 20 cars per customer so that a test starts in milliseconds, unless the
+  ``flinkey_sandbox`` marker or ``--flinkey-sandbox-seed`` says otherwise).
 * ``flinkey_client``: a ``FlinkeyClient`` logged in to that sandbox as its first customer.
 
 The fixtures are async and need pytest-asyncio; the sandbox needs the ``sandbox`` extra
@@ -31,12 +31,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
+from ._defaults import DEFAULT_SEED
+
 if TYPE_CHECKING:
     from ._server import Sandbox
 
 __all__ = ["flinkey_client", "flinkey_sandbox"]
 
-_DEFAULTS: dict[str, Any] = {"cars": 20, "seed": 0}
+_DEFAULTS: dict[str, Any] = {"cars": 20, "seed": DEFAULT_SEED}
+"""The default seed of every sandbox, with a fleet of 20 cars per customer: small, so that a test
+starts in milliseconds (the marker asks for more)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--flinkey-sandbox-seed",
         type=int,
         default=None,
-        help="seed of the flinkey_sandbox fixture's fleet (default 0)",
+        help=f"seed of the flinkey_sandbox fixture's fleet (default {DEFAULT_SEED})",
     )
 
 
