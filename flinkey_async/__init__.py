@@ -53,6 +53,7 @@ from ._models import (
     User,
     UserData,
 )
+from ._paging import iterate_pages
 from ._products import ProductsResource
 from ._rate import RateLimiter
 from ._transport import (
@@ -138,4 +139,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "get_many",
+    "iterate_pages",
 ]

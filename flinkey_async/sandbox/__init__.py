@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._app import SandboxMessages
     from ._auth import Credentials
+    from ._cli import add_arguments, serve_forever
     from ._data import REFERENCE_TIME, FleetSpec, generate, is_valid_vin, vin_check_digit
     from ._faults import Counters, FaultConfig, FaultKind, Faults
     from ._routes import ENDPOINTS, ODATA_ENDPOINTS, ROUTES
@@ -53,8 +54,10 @@ __all__ = [
     "Sandbox",
     "SandboxMessages",
     "SandboxState",
+    "add_arguments",
     "generate",
     "is_valid_vin",
+    "serve_forever",
     "vin_check_digit",
 ]
 
@@ -64,6 +67,8 @@ _HOMES = {
     "ROUTES": "._routes",
     "SandboxMessages": "._app",
     "Credentials": "._auth",
+    "add_arguments": "._cli",
+    "serve_forever": "._cli",
     "REFERENCE_TIME": "._data",
     "FleetSpec": "._data",
     "generate": "._data",
