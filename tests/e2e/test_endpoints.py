@@ -7,6 +7,7 @@ Reads must equal the sandbox's ground truth as typed models; changes must show i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,14 +22,14 @@ from flinkey_async import (
     Service,
     User,
 )
-from flinkey_async.sandbox import REFERENCE_TIME, Sandbox
+from flinkey_async.sandbox import REFERENCE_TIME, MemberKind, Sandbox
 
 from .conftest import World
 
-MEMBER_KINDS = ("cars", "users", "services", "products")
+MEMBER_KINDS: tuple[MemberKind, ...] = ("cars", "users", "services", "products")
 
 
-def _all_typed(values: list[object], cls: type) -> bool:
+def _all_typed(values: Sequence[object], cls: type) -> bool:
     return all(type(value) is cls for value in values)
 
 
