@@ -13,8 +13,11 @@ trap 'rm -rf "$work"' EXIT
 "$python" -m twine check --strict "$work"/dist/*
 wheel=$(ls "$work"/dist/*.whl)
 sdist=$(ls "$work"/dist/*.tar.gz)
-"$python" -m zipfile -l "$wheel" | grep -q 'dist-info/licenses/LICENSE' || { echo "no LICENSE in $wheel"; exit 1; }
-tar tzf "$sdist" | grep -q '/LICENSE$' || { echo "no LICENSE in $sdist"; exit 1; }
+# (Listed first, then searched: grep -q would close the pipe early, which pipefail reports.)
+wheel_files=$("$python" -m zipfile -l "$wheel")
+sdist_files=$(tar tzf "$sdist")
+grep -q 'dist-info/licenses/LICENSE' <<<"$wheel_files" || { echo "no LICENSE in $wheel"; exit 1; }
+grep -q '/LICENSE$' <<<"$sdist_files" || { echo "no LICENSE in $sdist"; exit 1; }
 
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet "$wheel[cli]"
