@@ -60,12 +60,14 @@ if TYPE_CHECKING:
         User,
         UserData,
     )
+    from ._paging import iterate_pages
     from ._products import ProductsResource
     from ._rate import RateLimiter
     from ._transport import ClientStats, QueryLike
     from .odata._errors import UnknownFieldError, UnsupportedODataError
 
 _CORE: dict[str, str] = {
+    "iterate_pages": "._paging",
     "UNCHANGED": "._cars",
     "CarsResource": "._cars",
     "Unchanged": "._cars",
@@ -239,4 +241,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "get_many",
+    "iterate_pages",
 ]

@@ -60,6 +60,7 @@ from flinkey_async.odata._evaluator import (
     count_matching,
     evaluate,
 )
+from flinkey_async.odata._literals import INT64_MAX, MAX_INTEGER_DIGITS
 from flinkey_async.odata._parser import (
     MAX_NESTING,
     parse_filter,
@@ -73,6 +74,8 @@ from flinkey_async.odata._printer import format_literal, print_expr, print_order
 
 __all__ = [
     "FUNCTIONS",
+    "INT64_MAX",
+    "MAX_INTEGER_DIGITS",
     "MAX_NESTING",
     "Arithmetic",
     "Call",

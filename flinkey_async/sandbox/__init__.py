@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._app import SandboxMessages
     from ._auth import Credentials
+    from ._cli import add_arguments, serve_forever
     from ._data import REFERENCE_TIME, FleetSpec, generate, is_valid_vin, vin_check_digit
     from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
     from ._faults import Counters, FaultConfig, FaultKind, Faults
@@ -57,8 +58,10 @@ __all__ = [
     "Sandbox",
     "SandboxMessages",
     "SandboxState",
+    "add_arguments",
     "generate",
     "is_valid_vin",
+    "serve_forever",
     "vin_check_digit",
 ]
 
@@ -71,6 +74,8 @@ _HOMES = {
     "ROUTES": "._routes",
     "SandboxMessages": "._app",
     "Credentials": "._auth",
+    "add_arguments": "._cli",
+    "serve_forever": "._cli",
     "REFERENCE_TIME": "._data",
     "FleetSpec": "._data",
     "generate": "._data",

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from client.fake_secrets import PASSWORD  # the suite watches its outputs for it
+from client.fake_secrets import PASSWORD as PASSWORD  # the suite watches its outputs for it
 
 USER = "flinkey"
 

@@ -40,7 +40,7 @@ def from_state(state: SandboxState, cid: int) -> Rows:
             rows["product_services"].add((product.id, service.id))
     for group in state.groups(cid):
         for kind in ("cars", "users", "services", "products"):
-            members = state.members(cid, group.id, kind)  # type: ignore[arg-type]
+            members = state.members(cid, group.id, kind)
             rows[f"group_{kind}"] |= {(group.id, m.id) for m in members}
             if kind == "users":
                 users.update((m.id, m) for m in members)

@@ -340,7 +340,7 @@ async def test_jsonl_writes_sync_runs_last(tmp_path: Path, monkeypatch: pytest.M
         replaced.append(Path(target).name)
         real(source, target)
 
-    monkeypatch.setattr(_jsonl.os, "replace", spy)
+    monkeypatch.setattr(_jsonl.os, "replace", spy)  # type: ignore[attr-defined]
     async with JsonlStore(tmp_path / "fleet") as store:
         await run(store, [upsert_cars(car(1))])
     assert replaced[-1] == "sync_runs.jsonl"

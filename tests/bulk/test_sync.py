@@ -19,6 +19,7 @@ from flinkey_async import FlinkeyClient, ServerError
 from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async.sandbox import Sandbox
 from flinkey_async.sync import TABLES, SqliteStore, SyncJob, SyncReport
+from flinkey_async.sync import _schema as schema
 
 from . import _truth as truth
 from .conftest import StoreFactory, wait_until
@@ -43,14 +44,14 @@ def assert_matches(sandbox: Sandbox, rows: dict[str, Any], cid: int | None = Non
     # Upserts keyed by id: one row per key, whatever happened.
     for name, table_rows in rows.items():
         if name != "sync_runs":
-            keys = [tuple(r[c] for c in truth.schema.TABLES[name].primary_key) for r in table_rows]
+            keys = [tuple(r[c] for c in schema.TABLES[name].primary_key) for r in table_rows]
             assert len(keys) == len(set(keys)), name
 
 
 def changed(rows: dict[str, Any], run_id: int) -> dict[str, dict[str, set[Any]]]:
     """Per table: the keys this run inserted, updated and marked deleted."""
     out: dict[str, dict[str, set[Any]]] = {}
-    for name, spec in truth.schema.TABLES.items():
+    for name, spec in schema.TABLES.items():
         keys: dict[str, set[Any]] = {"new": set(), "updated": set(), "deleted": set()}
         for row in rows[name]:
             key = tuple(row[c] for c in spec.key)
@@ -79,7 +80,7 @@ async def test_sync_equals_the_ground_truth_and_a_second_run_changes_nothing(
     second, again = await sync(client, make_store, concurrency=16, page_size=25)
     assert second.run_id == first.run_id + 1
     assert changed(again, second.run_id) == {}
-    for name in truth.schema.TABLES:
+    for name in schema.TABLES:
         assert len(again[name]) == len(rows[name])
         assert second.changes[name]["new"] == second.changes[name]["updated"] == 0
     assert [(r["id"], r["status"]) for r in again["sync_runs"]] == [(1, "ok"), (2, "ok")]
@@ -237,9 +238,7 @@ async def test_cancelling_a_run_leaves_a_consistent_store_that_the_next_run_comp
     # sandbox had at one point (the first run's copy, partly refreshed).
     cut = runs[-1]["id"] if runs[-1]["status"] == "interrupted" else None
     if cut is not None:
-        assert not any(
-            r["deleted_in_run"] == cut for name in truth.schema.TABLES for r in rows[name]
-        )
+        assert not any(r["deleted_in_run"] == cut for name in schema.TABLES for r in rows[name])
     sandbox.faults.clear()
     report, rows = await sync(client, make_store)
     assert report.ok
@@ -395,7 +394,7 @@ async def test_a_customer_gone_upstream_is_marked_deleted_with_its_whole_fleet(
     assert report.ok
     assert report.customer_ids == (kept,)
     assert_matches(sandbox, rows, kept)
-    for name in truth.schema.TABLES:
+    for name in schema.TABLES:
         if name == "customers":
             continue
         of_gone = [r for r in rows[name] if r["customer_id"] == gone]

@@ -18,7 +18,7 @@ import pytest
 from client.fake_secrets import API_KEY, PASSWORD, USERNAME
 
 from flinkey_async import FlinkeyClient, ProductType, RetryPolicy
-from flinkey_async.sandbox import Sandbox
+from flinkey_async.sandbox import MemberKind, Sandbox
 
 FAST_RETRY = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.05)
 """Real retries with short waits, so that fault tests stay fast."""
@@ -153,7 +153,7 @@ class World:
         )
 
 
-_KINDS = ("cars", "users", "services", "products")
+_KINDS: tuple[MemberKind, ...] = ("cars", "users", "services", "products")
 
 
 class Stack:

@@ -7,6 +7,7 @@ Reads must equal the sandbox's ground truth as typed models; changes must show i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,14 +22,14 @@ from flinkey_async import (
     Service,
     User,
 )
-from flinkey_async.sandbox import REFERENCE_TIME, Sandbox
+from flinkey_async.sandbox import REFERENCE_TIME, MemberKind, Sandbox
 
 from .conftest import World
 
-MEMBER_KINDS = ("cars", "users", "services", "products")
+MEMBER_KINDS: tuple[MemberKind, ...] = ("cars", "users", "services", "products")
 
 
-def _all_typed(values: list[object], cls: type) -> bool:
+def _all_typed(values: Sequence[object], cls: type) -> bool:
     return all(type(value) is cls for value in values)
 
 
@@ -201,7 +202,7 @@ async def test_groups_members(sb: Sandbox, client: FlinkeyClient, world: World, 
     for group in sb.state.groups(world.cid):
         members = await method(group.id)
         assert _all_typed(members, model)
-        assert members == sb.state.members(world.cid, group.id, kind)  # type: ignore[arg-type]
+        assert members == sb.state.members(world.cid, group.id, kind)
     assert await method(world.group)
     assert await method(world.empty_group) == []
 
@@ -252,7 +253,7 @@ async def test_groups_add_member(
     }[kind]
     add = getattr(client.groups, f"add_{kind[:-1]}")
     await add(world.empty_group, member)
-    assert sb.state.member_ids(world.cid, world.empty_group, kind) == [member]  # type: ignore[arg-type]
+    assert sb.state.member_ids(world.cid, world.empty_group, kind) == [member]
     assert sb.counters.assigned[kind[:-1]] == 1
     assert sb.counters.responses[(f"PUT /groups/{{groupId}}/{kind}", 204)] == 1
     listed = await getattr(client.groups, kind)(world.empty_group)
@@ -269,10 +270,10 @@ async def test_groups_remove_member(
         "services": world.group_service,
         "products": world.group_product,
     }[kind]
-    before = sb.state.member_ids(world.cid, world.group, kind)  # type: ignore[arg-type]
+    before = sb.state.member_ids(world.cid, world.group, kind)
     remove = getattr(client.groups, f"remove_{kind[:-1]}")
     await remove(world.group, member)
-    after = sb.state.member_ids(world.cid, world.group, kind)  # type: ignore[arg-type]
+    after = sb.state.member_ids(world.cid, world.group, kind)
     assert after == [m for m in before if m != member]
     # Only the membership went: the entity itself is still there.
     assert member in [e.id for e in getattr(sb.state, kind)(world.cid)]

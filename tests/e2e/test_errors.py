@@ -303,33 +303,33 @@ def _member_cases() -> list[Case]:
         cases += [
             Case(
                 f"GET /groups/{{groupId}}/{kind}", 404, m.GROUP_NOT_FOUND_BY_ID, NotFoundError,
-                lambda c, w, members=members: members(c, MISSING_ID),
+                lambda c, w, members=members: members(c, MISSING_ID),  # type: ignore[misc]
             ),
             Case(
                 put, 404, m.GROUP_NOT_FOUND, NotFoundError,
-                lambda c, w, add=add, fresh=fresh: add(c, MISSING_ID, getattr(w, fresh)),
+                lambda c, w, add=add, fresh=fresh: add(c, MISSING_ID, getattr(w, fresh)),  # type: ignore[misc]
             ),
             Case(
                 put, 404, unknown, NotFoundError,
-                lambda c, w, add=add: add(c, w.group, MISSING_ID),
+                lambda c, w, add=add: add(c, w.group, MISSING_ID),  # type: ignore[misc]
             ),
             Case(
                 put, 409, already, ConflictError,
-                lambda c, w, add=add, in_group=in_group: add(c, w.group, getattr(w, in_group)),
+                lambda c, w, add=add, in_group=in_group: add(c, w.group, getattr(w, in_group)),  # type: ignore[misc]
             ),
             Case(
                 delete, 404, m.GROUP_NOT_FOUND, NotFoundError,
-                lambda c, w, remove=remove, in_group=in_group: remove(
+                lambda c, w, remove=remove, in_group=in_group: remove(  # type: ignore[misc]
                     c, MISSING_ID, getattr(w, in_group)
                 ),
             ),
             Case(
                 delete, 404, unknown, NotFoundError,
-                lambda c, w, remove=remove: remove(c, w.group, MISSING_ID),
+                lambda c, w, remove=remove: remove(c, w.group, MISSING_ID),  # type: ignore[misc]
             ),
             Case(
                 delete, 404, not_member, NotFoundError,
-                lambda c, w, remove=remove, in_group=in_group: remove(
+                lambda c, w, remove=remove, in_group=in_group: remove(  # type: ignore[misc]
                     c, w.empty_group, getattr(w, in_group)
                 ),
             ),
@@ -404,7 +404,7 @@ VALIDATION_CASES: list[Case] = [
     Case("PATCH /cars/{carId}", 400, m.CAR_NAME_BLANK, ValidationError,
          lambda c, w: c.cars.update(w.car, name=" \t"), "blank"),
     Case("PATCH /cars/{carId}", 400, m.CAR_NAME_BLANK, ValidationError,
-         lambda c, w: c.cars.update(w.car, name=None), "removed"),
+         lambda c, w: c.cars.update(w.car, name=None), "removed"),  # type: ignore[arg-type]
     Case("GET /cars/{carId}/location/{searchDate}", 400, m.INVALID_DATE_FORMAT, ValidationError,
          lambda c, w: c.cars.location_at(w.car, datetime(2025, 6, 1, 12, 0)), "naive"),
     Case("GET /cars/{carId}/location/{searchDate}", 400, m.INVALID_DATE_FORMAT, ValidationError,
@@ -431,7 +431,7 @@ async def test_refused_before_sending(
 ) -> None:
     error = await _raises(ValidationError, case.act(client, world))
     assert isinstance(error, ValueError)
-    assert error.field
+    assert error.field  # type: ignore[attr-defined]
     assert sb.counters.total_requests == 0  # not even a token request
     assert client.stats.requests == 0
 

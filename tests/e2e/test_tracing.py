@@ -51,7 +51,7 @@ def _texts(span: ReadableSpan) -> Iterator[str]:
     for event in span.events:
         yield event.name
         for key, value in (event.attributes or {}).items():
-            yield f"{key}={value}"
+            yield f"{key}={value!r}"
 
 
 JWT_START = "eyJ"

@@ -67,7 +67,7 @@ properties = identifiers.map(Property)
 def _calls(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
     known = st.sampled_from(sorted(FUNCTIONS.items())).flatmap(
         lambda item: st.lists(children, min_size=item[1][0], max_size=item[1][1]).map(
-            lambda args, name=item[0]: Call(name, tuple(args))
+            lambda args, name=item[0]: Call(name, tuple(args))  # type: ignore[misc]
         )
     )
     custom = st.builds(

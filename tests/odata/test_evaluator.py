@@ -415,7 +415,7 @@ def test_nulls_first_ascending_last_descending() -> None:
 
 
 def test_ordering_by_datetime_strings_uses_instants() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "at": "2024-05-01T10:00:00+02:00"},  # 08:00Z
         {"id": 2, "at": "2024-05-01T09:00:00Z"},
         {"id": 3, "at": "2024-05-01T07:30:00Z"},

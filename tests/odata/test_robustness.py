@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flinkey_async.odata import (
+    Expr,
     Literal,
     ODataError,
     ODataSyntaxError,
@@ -64,12 +65,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
         {"$filter": text, "$top": text[:30] or "1", "$skip": text[-30:] or "0"}
     ),
     "query string": lambda text: parse_query_string(f"$filter={text}&$top={text[:30]}"),
-    **{f"literal {rule}": lambda text, rule=rule: parse_literal(text, rule) for rule in RULES},
-    **{
-        f"literal {rule} encoded": lambda text, rule=rule: parse_literal(text, rule, encoded=True)
-        for rule in RULES
-    },
 }
+
+
+def _literal_parser(rule: str, *, encoded: bool) -> Callable[[str], Any]:
+    return lambda text: parse_literal(text, rule, encoded=encoded)
+
+
+for _rule in RULES:
+    _PARSERS[f"literal {_rule}"] = _literal_parser(_rule, encoded=False)
+    _PARSERS[f"literal {_rule} encoded"] = _literal_parser(_rule, encoded=True)
 
 
 @profile("garbage")
@@ -181,7 +186,7 @@ def test_an_unknown_literal_rule_is_an_odata_error() -> None:
 
 def test_integer_arithmetic_is_bounded_like_literals() -> None:
     """A chain of ``mul`` cannot build an integer past what a literal may hold."""
-    product = Property("x")
+    product: Expr = Property("x")
     for _ in range(400):
         product = product * Property("x")
     with pytest.raises(ODataError, match="too large in mul"):

@@ -87,7 +87,7 @@ def test_a_datetime_property_compares_as_an_instant(condition: Any, expected: bo
 
 
 def test_ordering_follows_the_declared_type() -> None:
-    cars = [
+    cars: list[dict[str, Any]] = [
         {"id": 1, "name": "2024-05-01T12:00:00+02:00"},  # 10:00Z, but sorts as text
         {"id": 2, "name": "2024-05-01T11:00:00Z"},
         {"id": 3, "name": None},

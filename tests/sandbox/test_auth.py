@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import jwt
@@ -111,7 +112,7 @@ async def test_forged_token_with_own_claims_is_rejected(api: Api, sandbox: Sandb
     forged = jwt.encode(claims, "guessed-secret-that-is-long-enough-for-hs256", algorithm="HS256")
     reply = await api.get("/cars", token=forged)
     assert (reply.status, reply.json()) == (401, TOKEN_401)
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     reply = await api.get("/cars", token=unsigned)
     assert (reply.status, reply.json()) == (401, TOKEN_401)
 
@@ -186,7 +187,11 @@ async def test_checks_run_key_token_media_type_customer(
     before = sandbox.state.snapshot(world.customer_id)
     call = valid_call(route, world)
     body = None if call.body is None else b"{}"
-    everything_wrong = {"api_key": "wrong", "authorization": "Bearer nope", "customer_id": "x"}
+    everything_wrong: dict[str, Any] = {
+        "api_key": "wrong",
+        "authorization": "Bearer nope",
+        "customer_id": "x",
+    }
     if body is not None:
         everything_wrong["content_type"] = "text/plain"
     reply = await api.call(call.method, call.path, raw_body=body, **everything_wrong)

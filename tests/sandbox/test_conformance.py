@@ -133,25 +133,25 @@ def _member_scenarios() -> None:
         def member(w: World, attribute: str = attribute) -> int:
             return int(getattr(w, attribute))
 
-        SPECIFIC[(listing, m.GROUP_NOT_FOUND_BY_ID)] = lambda w, kind=kind: Call(
+        SPECIFIC[(listing, m.GROUP_NOT_FOUND_BY_ID)] = lambda w, kind=kind: Call(  # type: ignore[misc]
             "GET", f"/groups/{UNKNOWN_ID}/{kind}"
         )
-        SPECIFIC[(assign, m.GROUP_NOT_FOUND)] = lambda w, kind=kind, field=field, member=member: (
+        SPECIFIC[(assign, m.GROUP_NOT_FOUND)] = lambda w, kind=kind, field=field, member=member: (  # type: ignore[misc]
             Call("PUT", f"/groups/{UNKNOWN_ID}/{kind}", {field: member(w)})
         )
-        SPECIFIC[(assign, unknown)] = lambda w, kind=kind, field=field: Call(
+        SPECIFIC[(assign, unknown)] = lambda w, kind=kind, field=field: Call(  # type: ignore[misc]
             "PUT", f"/groups/{w.empty_group}/{kind}", {field: UNKNOWN_ID}
         )
-        SPECIFIC[(assign, already)] = lambda w, kind=kind, field=field, member=member: Call(
+        SPECIFIC[(assign, already)] = lambda w, kind=kind, field=field, member=member: Call(  # type: ignore[misc]
             "PUT", f"/groups/{w.group}/{kind}", {field: member(w)}
         )
-        SPECIFIC[(remove, m.GROUP_NOT_FOUND)] = lambda w, kind=kind, member=member: Call(
+        SPECIFIC[(remove, m.GROUP_NOT_FOUND)] = lambda w, kind=kind, member=member: Call(  # type: ignore[misc]
             "DELETE", f"/groups/{UNKNOWN_ID}/{kind}/{member(w)}"
         )
-        SPECIFIC[(remove, unknown)] = lambda w, kind=kind: Call(
+        SPECIFIC[(remove, unknown)] = lambda w, kind=kind: Call(  # type: ignore[misc]
             "DELETE", f"/groups/{w.group}/{kind}/{UNKNOWN_ID}"
         )
-        SPECIFIC[(remove, not_member)] = lambda w, kind=kind, member=member: Call(
+        SPECIFIC[(remove, not_member)] = lambda w, kind=kind, member=member: Call(  # type: ignore[misc]
             "DELETE", f"/groups/{w.empty_group}/{kind}/{member(w)}"
         )
 

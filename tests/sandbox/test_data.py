@@ -106,7 +106,10 @@ def test_other_seed_other_fleet() -> None:
 
 def test_customers_get_different_fleets(fleet: SandboxState) -> None:
     first, second = fleet.customer_ids
-    names = lambda cid: [car.name for car in fleet.cars(cid)]  # noqa: E731
+
+    def names(cid: int) -> list[str]:
+        return [car.name for car in fleet.cars(cid)]
+
     assert fleet.cars(first)[0].id != fleet.cars(second)[0].id
     assert names(first) != names(second) or fleet.cars(first)[0].vin != fleet.cars(second)[0].vin
 
@@ -142,7 +145,7 @@ def test_products_of_both_types_at_most_one_of_each_per_car(fleet: SandboxState)
     types = Counter(product.type for product in fleet.products(customer_id))
     assert types[ProductType.BOX] > 0
     assert types[ProductType.IQ] > 0
-    per_car = Counter()
+    per_car: Counter[int] = Counter()
     for car in fleet.cars(customer_id):
         products = fleet.products_of_car(customer_id, car.id)
         assert len(products) <= 2

@@ -181,7 +181,7 @@ async def test_patch_car_replaces_and_removes_fields(
     car = (await api.get(f"/cars/{world.car}")).json()
     assert car == {"id": world.car, "name": "Renamed", "licensePlate": "K-RN 7", "vin": None,
                    "description": None, "brand": "Audi", "model": "A3"}  # fmt: skip
-    assert sandbox.state.car(world.customer_id, world.car).name == "Renamed"
+    assert sandbox.state.car(world.customer_id, world.car).name == "Renamed"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -400,12 +400,12 @@ async def test_group_name_length_counts_utf16_code_units(
     if status == 201:
         assert created.status == 201, created.text
         assert renamed.status == 204, renamed.text
-        assert sandbox.state.group(world.customer_id, world.group).name == name
+        assert sandbox.state.group(world.customer_id, world.group).name == name  # type: ignore[union-attr]
     else:
         assert (created.status, created.text) == (400, m.GROUP_NAME_TOO_LONG)
         assert (renamed.status, renamed.text) == (400, m.GROUP_NAME_TOO_LONG)
         assert m.GROUP_NAME_TOO_LONG == "The group name must be of maximum length '250'."
-        assert sandbox.state.group(world.customer_id, world.group).name == world.group_name
+        assert sandbox.state.group(world.customer_id, world.group).name == world.group_name  # type: ignore[union-attr]
 
 
 async def test_group_names_are_unique_per_customer(api: Api, sandbox: Sandbox) -> None:
@@ -421,7 +421,7 @@ async def test_group_names_are_unique_per_customer(api: Api, sandbox: Sandbox) -
 async def test_rename_group(api: Api, sandbox: Sandbox, world: World) -> None:
     body = _patch("/name", "Renamed")
     assert (await api.call("PATCH", f"/groups/{world.group}", json_body=body)).status == 204
-    assert sandbox.state.group(world.customer_id, world.group).name == "Renamed"
+    assert sandbox.state.group(world.customer_id, world.group).name == "Renamed"  # type: ignore[union-attr]
     same = _patch("/name", "Renamed")  # renaming to its own name is fine
     assert (await api.call("PATCH", f"/groups/{world.group}", json_body=same)).status == 204
     taken = _patch("/name", "Conformance empty group")
@@ -446,7 +446,7 @@ async def test_rename_group_rules(
 ) -> None:
     reply = await api.call("PATCH", f"/groups/{world.group}", json_body=body)
     assert (reply.status, reply.text) == (status, text)
-    assert sandbox.state.group(world.customer_id, world.group).name == world.group_name
+    assert sandbox.state.group(world.customer_id, world.group).name == world.group_name  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("group_id", ["0", "-4"])

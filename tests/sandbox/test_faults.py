@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -274,7 +275,7 @@ def test_fault_config_routes_accept_a_single_route() -> None:
 def test_a_route_the_sandbox_does_not_serve_is_refused(typo: str, suggestion: str) -> None:
     """A misspelt route would never match, so its fault would never fire: refuse it."""
     faults = Faults()
-    injectors = [
+    injectors: list[Callable[[str], object]] = [
         faults.reset_after_next,
         faults.reset_before_next,
         faults.truncate_next,
@@ -299,7 +300,7 @@ def test_a_route_the_sandbox_does_not_serve_is_refused(typo: str, suggestion: st
 
 def test_a_route_that_is_not_a_string_is_refused() -> None:
     with pytest.raises(ValueError, match="METHOD /template"):
-        FaultConfig(routes={("PUT", "/cars")})  # type: ignore[arg-type]
+        FaultConfig(routes={("PUT", "/cars")})
     with pytest.raises(ValueError, match="METHOD /template"):
         Faults().reset_after_next(42)  # type: ignore[arg-type]
 

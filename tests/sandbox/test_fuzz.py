@@ -23,8 +23,8 @@ import logging
 import os
 import random
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -33,6 +33,8 @@ import pytest
 from flinkey_async.sandbox import ROUTES, Sandbox, _body
 
 from .world import World, build_world
+
+_T = TypeVar("_T")
 
 SEED: Final = int(os.environ.get("FLINKEY_FUZZ_SEED", "20260"))
 REQUESTS: Final = int(os.environ.get("FLINKEY_FUZZ_REQUESTS", "6000"))
@@ -101,7 +103,7 @@ class Generator:
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
 
-    def pick(self, options: list[Any] | tuple[Any, ...]) -> Any:
+    def pick(self, options: Sequence[_T]) -> _T:
         return self.rng.choice(options)
 
     # -- ids and paths ------------------------------------------------------------------------

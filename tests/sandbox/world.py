@@ -73,7 +73,7 @@ def build_world(sb: Sandbox, customer_id: int | None = None) -> World:
     group = state.add_group(cid, "Conformance group")
     for kind, member in (("cars", car), ("users", user), ("services", free_service),
                          ("products", stock)):  # fmt: skip
-        state.add_member(cid, group.id, kind, member)  # type: ignore[arg-type]
+        state.add_member(cid, group.id, kind, member)
     empty = state.add_group(cid, "Conformance empty group").id
     return World(
         customer_id=cid, car=car, bare_car=bare_car, box=box, iq=iq, stock_product=stock,
