@@ -52,6 +52,7 @@ PAGES: dict[str, Setup] = {
     "docs/sync.md": _client,
     "docs/sandbox.md": _client,
     "docs/benchmarks.md": _client,
+    "docs/observability.md": _client,
 }
 
 
