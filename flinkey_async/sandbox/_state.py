@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime
-from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
 from .. import _api
+from .._api import MemberKind
 from .._converter import unstructure
 from .._models import Car, Customer, Group, Location, Product, ProductType, Service, User, UserData
 
@@ -39,10 +40,6 @@ __all__ = [
 ]
 
 T = TypeVar("T", Car, Product, Service, Group, User)
-
-MemberKind: TypeAlias = str
-"""A kind of group member, named as in the URL (``/groups/{groupId}/cars``): a key of
-:data:`flinkey_async._api.GROUP_MEMBERS`, read there when a group is made."""
 
 MAX_PRODUCTS_PER_CAR: Final = 2
 

@@ -189,7 +189,7 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
         ops.append(ReplaceSet("product_services", cid, event.product_id, links))
         return ops
     if isinstance(event, GroupMembers):
-        table = f"group_{event.kind}"
+        table = schema.MEMBER_TABLES[event.kind].name
         progress.add(table, len(event.members))
         row_of: dict[str, Callable[[Any], tuple[schema.Value, ...]]] = {
             "cars": schema.car_row,
