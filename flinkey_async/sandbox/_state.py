@@ -15,6 +15,9 @@ change and kept, because the handlers serve the same entity many times.
 The documented invariants live here, not in the handlers: a car carries at most two products, one
 flinkey Box and one flinkey IQ; a product sits in at most one car; a service belongs to at most
 one product.
+
+One class although long: the invariants span tables (a product's car, a group's members, a
+customer's entities), and every change going through :class:`SandboxState` is what keeps them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ One run, per customer:
 
 Memory stays flat whatever the fleet's size: a page is dropped once its rows are written, and
 the walk asks for the next page only when the previous one is mostly done.
+
+One module although long: the run, the mapping of walk events to store operations and the
+settling of deletions share one run's state (its progress, failures and customers).
 """
 
 from __future__ import annotations
