@@ -13,6 +13,7 @@ the data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -220,26 +221,33 @@ class _SandboxApp(_Gate):
         return _odata_entity(query, row, messages.PRODUCT_NOT_FOUND)
 
     async def service_of_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request, SERVICE)
-        product_id = _path_id(request, "productId")
-        if self.state.product(cid, product_id) is None:
-            raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
-        service = self.state.service_of_product(cid, product_id)
-        if service is None:
-            raise _fail(404, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
-        row = self.state.wire("services", service.id)
-        return _odata_entity(query, row, messages.SERVICE_OF_PRODUCT_NOT_FOUND)
+        find = self.state.service_of_product
+        none = messages.SERVICE_OF_PRODUCT_NOT_FOUND
+        return self._of_product(request, cid, SERVICE, "services", find, none)
 
     async def car_of_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request, CAR)
+        find = self.state.car_of_product
+        none = messages.CAR_OF_PRODUCT_NOT_FOUND
+        return self._of_product(request, cid, CAR, "cars", find, none)
+
+    def _of_product(
+        self,
+        request: web.Request,
+        cid: int,
+        entity: _Entity,
+        table: str,
+        find: Callable[[int, int], Car | Service | None],
+        none: str,
+    ) -> web.Response:
+        """The one entity a product has (``find``), or ``none``'s 404 when it has none."""
+        query = _odata_query(request, entity)
         product_id = _path_id(request, "productId")
         if self.state.product(cid, product_id) is None:
             raise _fail(404, messages.PRODUCT_NOT_ASSIGNED)
-        car = self.state.car_of_product(cid, product_id)
-        if car is None:
-            raise _fail(404, messages.CAR_OF_PRODUCT_NOT_FOUND)
-        row = self.state.wire("cars", car.id)
-        return _odata_entity(query, row, messages.CAR_OF_PRODUCT_NOT_FOUND)
+        found = find(cid, product_id)
+        if found is None:
+            raise _fail(404, none)
+        return _odata_entity(query, self.state.wire(table, found.id), none)
 
     # -- cars ------------------------------------------------------------------------------
 
