@@ -168,6 +168,22 @@ def _odata_entity(query: Query | None, row: dict[str, Any], not_found: str) -> w
     return _json(200, shaped)
 
 
+def _by_id(
+    request: web.Request,
+    cid: int,
+    entity: _Entity,
+    parameter: str,
+    wire: Callable[[int, int], dict[str, Any] | None],
+    not_found: str,
+) -> web.Response:
+    """``GET /<entities>/{id}``: the row under the query's options, or ``not_found``'s 404."""
+    query = _odata_query(request, entity)  # a bad query is a 400 before any lookup
+    row = wire(cid, _path_id(request, parameter))
+    if row is None:
+        raise _fail(404, not_found)
+    return _odata_entity(query, row, not_found)
+
+
 # -- the application ----------------------------------------------------------------------------
 
 
@@ -214,11 +230,8 @@ class _SandboxApp(_Gate):
         return _odata_list(_odata_query(request, PRODUCT), self.state.products_wire(cid))
 
     async def get_product(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request, PRODUCT)
-        row = self.state.product_wire(cid, _path_id(request, "productId"))
-        if row is None:
-            raise _fail(404, messages.PRODUCT_NOT_FOUND)
-        return _odata_entity(query, row, messages.PRODUCT_NOT_FOUND)
+        wire = self.state.product_wire
+        return _by_id(request, cid, PRODUCT, "productId", wire, messages.PRODUCT_NOT_FOUND)
 
     async def service_of_product(self, request: web.Request, cid: int) -> web.Response:
         find = self.state.service_of_product
@@ -255,11 +268,7 @@ class _SandboxApp(_Gate):
         return _odata_list(_odata_query(request, CAR), self.state.cars_wire(cid))
 
     async def get_car(self, request: web.Request, cid: int) -> web.Response:
-        query = _odata_query(request, CAR)
-        row = self.state.car_wire(cid, _path_id(request, "carId"))
-        if row is None:
-            raise _fail(404, messages.CAR_NOT_FOUND)
-        return _odata_entity(query, row, messages.CAR_NOT_FOUND)
+        return _by_id(request, cid, CAR, "carId", self.state.car_wire, messages.CAR_NOT_FOUND)
 
     async def create_car(self, request: web.Request, cid: int) -> web.Response:
         body = await _json_object(request)
