@@ -179,8 +179,9 @@ async def test_one_failing_car_does_not_sink_the_snapshot(
 async def test_a_bad_snapshot_option_is_refused_before_any_request(
     client: FlinkeyClient, option: str, bad: object
 ) -> None:
+    options: dict[str, Any] = {option: bad}
     with pytest.raises(ValidationError, match=option) as caught:
-        await fleet_of(client).snapshot(**{option: bad})
+        await fleet_of(client).snapshot(**options)
     assert caught.value.field == option
     assert client.stats.requests == 0
 

@@ -168,8 +168,9 @@ async def test_a_job_without_a_customer_or_with_bad_options_is_refused_before_an
             await SyncJob(client, store).run()
         assert caught.value.field == "customer_ids"
         for option in ("attempts", "page_size"):
+            options: dict[str, Any] = {option: 0}
             with pytest.raises(ValidationError, match=option):
-                SyncJob(client, store, customer_ids="all", **{option: 0})
+                SyncJob(client, store, customer_ids="all", **options)
         assert client.stats.requests == 0
         assert (await truth.store_rows(store))["sync_runs"] == []
 
