@@ -13,7 +13,7 @@ so that the routes of a kind follow from its entry alone.
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -51,6 +51,7 @@ __all__ = [
     "CarField",
     "Endpoint",
     "GroupMember",
+    "MemberKind",
     "Scope",
     "endpoints",
     "group_member",
@@ -251,7 +252,11 @@ PRODUCT_MEMBERS: Final = GroupMember(
     m.PRODUCT_NOT_IN_GROUP,
 )
 
-GROUP_MEMBERS: dict[str, GroupMember[Any]] = {
+MemberKind: TypeAlias = str
+"""A kind of group member as the URL names it (``/groups/{groupId}/cars``): a key of
+:data:`GROUP_MEMBERS` (a ``str``, not a ``Literal``, so that a new entry is the only change)."""
+
+GROUP_MEMBERS: dict[MemberKind, GroupMember[Any]] = {
     kind.segment: kind for kind in (CAR_MEMBERS, USER_MEMBERS, SERVICE_MEMBERS, PRODUCT_MEMBERS)
 }
 """The member kinds by segment. An entry here is all a new kind needs: the client's

@@ -41,6 +41,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ._rate import RateLimiter
+from ._validation import check_count
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -104,8 +105,7 @@ class BoundedRunner:
         *,
         connector_limit: int | None = None,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        check_count("concurrency", concurrency)
         self.requested_concurrency = concurrency
         if connector_limit is not None and connector_limit > 0:
             # aiohttp uses 0 for "no limit"; anything else is the pool size the runner must obey.

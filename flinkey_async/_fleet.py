@@ -9,6 +9,7 @@ its events in ``_fleet_events``; their names are re-exported here.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from ._fleet_events import (
     CarLocation,
     CarProducts,
     CarsPage,
+    EntityKind,
     Failure,
     FleetEvent,
     GroupMembers,
     GroupsListed,
+    MemberKind,
     ProductService,
     ProductsPage,
     Vanished,
@@ -127,13 +130,9 @@ class _Collector:
         self.car_products: dict[int, tuple[Product, ...]] = {}
         self.car_locations: dict[int, Location | None] = {}
         self.product_services: dict[int, Service | None] = {}
-        self.members: dict[str, dict[int, tuple[Any, ...]]] = {
-            "cars": {},
-            "users": {},
-            "services": {},
-            "products": {},
-        }
-        self.gone: dict[str, set[int]] = {"cars": set(), "products": set(), "groups": set()}
+        # By member kind and entity kind; a kind never met is empty.
+        self.members: defaultdict[MemberKind, dict[int, tuple[Any, ...]]] = defaultdict(dict)
+        self.gone: defaultdict[EntityKind, set[int]] = defaultdict(set)
         self.failures: list[Failure] = []
 
     def add(self, event: FleetEvent) -> None:

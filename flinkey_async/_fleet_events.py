@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
+from ._api import MemberKind
 from ._exceptions import (
     AuthenticationError,
     DecodeError,
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 
-MemberKind: TypeAlias = Literal["cars", "users", "services", "products"]
 EntityKind: TypeAlias = Literal["cars", "products", "groups"]
 
 

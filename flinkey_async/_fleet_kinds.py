@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from . import _fleet_events
+from . import _api, _fleet_events
 from . import _messages as messages
 from ._exceptions import ManagerNotFoundError, NotFoundError
 from ._fleet_events import (
@@ -23,7 +23,6 @@ from ._fleet_events import (
     EntityKind,
     FleetEvent,
     GroupMembers,
-    MemberKind,
     ProductService,
     Vanished,
 )
@@ -157,12 +156,16 @@ _GONE_GROUP: Final = frozenset(
 )
 
 
-def _members(member: MemberKind, fetch: Callable[[FleetWalk, int], Awaitable[Any]]) -> JobKind:
+def _members(
+    member: _api.GroupMember[Any], fetch: Callable[[FleetWalk, int], Awaitable[Any]]
+) -> JobKind:
+    segment = member.segment
+
     def done(walk: FleetWalk, group_id: int, members: Any) -> list[FleetEvent]:
-        return [GroupMembers(group_id, member, tuple(members))]
+        return [GroupMembers(group_id, segment, tuple(members))]
 
     return JobKind(
-        f"group_{member}", f"group {member}", fetch, done, gone="groups", gone_texts=_GONE_GROUP
+        f"group_{segment}", f"group {segment}", fetch, done, gone="groups", gone_texts=_GONE_GROUP
     )
 
 
@@ -218,17 +221,19 @@ PRODUCT_SERVICE: Final = JobKind(
     fanout="products",
 )
 GROUP_CARS: Final = _members(
-    "cars", lambda walk, group_id: walk._groups.cars(group_id, customer_id=walk.customer_id)
+    _api.CAR_MEMBERS,
+    lambda walk, group_id: walk._groups.cars(group_id, customer_id=walk.customer_id),
 )
 GROUP_USERS: Final = _members(
-    "users", lambda walk, group_id: walk._groups.users(group_id, customer_id=walk.customer_id)
+    _api.USER_MEMBERS,
+    lambda walk, group_id: walk._groups.users(group_id, customer_id=walk.customer_id),
 )
 GROUP_SERVICES: Final = _members(
-    "services",
+    _api.SERVICE_MEMBERS,
     lambda walk, group_id: walk._groups.services(group_id, customer_id=walk.customer_id),
 )
 GROUP_PRODUCTS: Final = _members(
-    "products",
+    _api.PRODUCT_MEMBERS,
     lambda walk, group_id: walk._groups.products(group_id, customer_id=walk.customer_id),
 )
 CAR: Final = JobKind(

@@ -67,6 +67,7 @@ from ._fleet_kinds import (
 )
 from ._models import Car, Product
 from ._paging import DEFAULT_PAGE_SIZE, page_queries
+from ._validation import check_count
 from .odata import Query
 
 __all__ = ["DEFAULT_ATTEMPTS", "FleetWalk", "WalkStats"]
@@ -140,8 +141,7 @@ class FleetWalk:
         car_ids: Iterable[int] = (),
         product_ids: Iterable[int] = (),
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        check_count("attempts", attempts)
         self._cars = cars
         self._products = products
         self._groups = groups

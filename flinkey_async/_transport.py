@@ -31,6 +31,10 @@ middlewares are kept in the per-request chain.
 
 ``asyncio.CancelledError`` is never caught. The API key, the password and the token are never
 logged and never part of an error message.
+
+One module although long: :class:`Transport` is the one request path, and its loop, the attempt,
+the error mapping and the middleware guard change together; the pure decision is in
+:mod:`._decision` and the settings in :mod:`._config`.
 """
 
 from __future__ import annotations

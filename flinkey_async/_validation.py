@@ -18,6 +18,7 @@ from ._messages import MAX_GROUP_NAME_LENGTH
 __all__ = [
     "INT32_MAX",
     "check_car_name",
+    "check_count",
     "check_group_name",
     "check_id",
     "check_no_controls",
@@ -38,6 +39,13 @@ def check_id(field: str, value: Any) -> int:
     if not 0 < value <= INT32_MAX:
         raise ValidationError(field, f"must be a positive int32 id, got {value}")
     return int(value)
+
+
+def check_count(field: str, value: Any) -> int:
+    """A number of things (requests in flight, attempts, rows): an ``int`` >= 1, not a ``bool``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(field, f"must be an integer >= 1, got {value!r}")
+    return value
 
 
 def check_no_controls(field: str, value: str) -> str:

@@ -10,6 +10,10 @@ Python operators on nodes build bigger trees (SQLAlchemy Core style): ``F.name =
 
 Nodes stay hashable: ``hash(node)`` is ``hash(node.key())``. Use ``node.key()`` as the dict or set
 key when several structurally equal nodes may meet, because a hash tie compares with ``==``.
+
+One module although long: the node classes, the operators :class:`Expr` builds them with and the
+key, repr and precedence helpers over them are one closed set of types (``Expr``'s methods make
+its subclasses), imported together by every other OData module.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ OData 4.01 rules followed here: keywords, function names and option names are ca
 whitespace around them, and the whole expression may not start or end with whitespace.
 ``in`` binds like a primary operator; ``not`` and ``-`` bind tighter than ``mul``. Text may nest
 at most :data:`MAX_NESTING` levels deep.
+
+One module although long: :class:`_Parser` is one grammar, and the entry points and query-option
+readers around it share its error positions; the literal scanners live in :mod:`._literals`.
 """
 
 from __future__ import annotations

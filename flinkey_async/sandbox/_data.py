@@ -22,9 +22,10 @@ from typing import Final
 
 import attrs
 
-from .._models import ProductType
+from .. import _api
+from .._models import Car, Product, ProductType, Service, User
 from ._defaults import DEFAULT_CARS, DEFAULT_CUSTOMERS, DEFAULT_SEED
-from ._state import MemberKind, OdometerReading, Position, SandboxState, nearest
+from ._state import OdometerReading, Position, SandboxState, nearest
 
 __all__ = [
     "BRANDS",
@@ -352,15 +353,15 @@ def _populate(
         group = state.add_group(cid, group_name)
         if number == spec.group_count - 1 and spec.group_count > 1:
             continue
-        pools: tuple[tuple[MemberKind, list[int]], ...] = (
-            ("cars", car_ids),
-            ("users", user_ids),
-            ("services", service_ids),
-            ("products", product_ids),
-        )
-        for member_kind, pool in pools:
-            for member_id in _some(rng, pool):
-                state.add_member(cid, group.id, member_kind, member_id)
+        pools: dict[type, list[int]] = {
+            Car: car_ids,
+            User: user_ids,
+            Service: service_ids,
+            Product: product_ids,
+        }
+        for member_kind in _api.GROUP_MEMBERS.values():
+            for member_id in _some(rng, pools[member_kind.model]):
+                state.add_member(cid, group.id, member_kind.segment, member_id)
 
 
 def _some(rng: random.Random, pool: Sequence[int]) -> list[int]:

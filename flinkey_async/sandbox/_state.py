@@ -15,17 +15,21 @@ change and kept, because the handlers serve the same entity many times.
 The documented invariants live here, not in the handlers: a car carries at most two products, one
 flinkey Box and one flinkey IQ; a product sits in at most one car; a service belongs to at most
 one product.
+
+One class although long: the invariants span tables (a product's car, a group's members, a
+customer's entities), and every change going through :class:`SandboxState` is what keeps them.
 """
 
 from __future__ import annotations
 
 import bisect
 from datetime import datetime
-from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
 from .. import _api
+from .._api import MemberKind
 from .._converter import unstructure
 from .._models import Car, Customer, Group, Location, Product, ProductType, Service, User, UserData
 
@@ -39,10 +43,6 @@ __all__ = [
 ]
 
 T = TypeVar("T", Car, Product, Service, Group, User)
-
-MemberKind: TypeAlias = str
-"""A kind of group member, named as in the URL (``/groups/{groupId}/cars``): a key of
-:data:`flinkey_async._api.GROUP_MEMBERS`, read there when a group is made."""
 
 MAX_PRODUCTS_PER_CAR: Final = 2
 

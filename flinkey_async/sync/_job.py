@@ -13,6 +13,9 @@ One run, per customer:
 
 Memory stays flat whatever the fleet's size: a page is dropped once its rows are written, and
 the walk asks for the next page only when the previous one is mostly done.
+
+One module although long: the run, the mapping of walk events to store operations and the
+settling of deletions share one run's state (its progress, failures and customers).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import attrs
 
 from .._engine import DEFAULT_CONCURRENCY, BoundedRunner
-from .._exceptions import TransportError
+from .._exceptions import TransportError, ValidationError
 from .._fleet_events import (
     CarLocation,
     CarProducts,
@@ -46,6 +49,7 @@ from .._fleet_kinds import GROUP_SERVICES, GROUP_USERS, PRODUCT_SERVICE, JobKind
 from .._fleet_walk import DEFAULT_ATTEMPTS, FleetWalk
 from .._models import Customer
 from .._paging import DEFAULT_PAGE_SIZE
+from .._validation import check_count
 from ..odata import Query
 from . import _schema as schema
 from ._ops import MarkDeleted, Operation, ReplaceSet, Upsert, claimed
@@ -188,7 +192,7 @@ def _operations(event: FleetEvent, cid: int, progress: SyncProgress) -> list[Ope
         ops.append(ReplaceSet("product_services", cid, event.product_id, links))
         return ops
     if isinstance(event, GroupMembers):
-        table = f"group_{event.kind}"
+        table = schema.MEMBER_TABLES[event.kind].name
         progress.add(table, len(event.members))
         row_of: dict[str, Callable[[Any], tuple[schema.Value, ...]]] = {
             "cars": schema.car_row,
@@ -249,8 +253,9 @@ class SyncJob:
         self.store = store
         self.customer_ids = customer_ids
         self.runner = BoundedRunner(concurrency, rate, connector_limit=client.connector_limit)
-        self.page_size = page_size
-        self.attempts = attempts
+        # Refused here, not when the walk starts: by then the run is already recorded.
+        self.page_size = check_count("page_size", page_size)
+        self.attempts = check_count("attempts", attempts)
         self.retry_delay = retry_delay
         self.confirm_deletions = confirm_deletions
         self.progress = SyncProgress()
@@ -391,7 +396,10 @@ class SyncJob:
         if self.customer_ids is None:
             cid = self.client.customer_id
             if cid is None:
-                raise ValueError("no customer: pass customer_ids or give the client a customer_id")
+                raise ValidationError(
+                    "customer_ids",
+                    "no customer: pass customer_ids or give the client a customer_id",
+                )
             return [cid]
         return list(self.customer_ids)
 

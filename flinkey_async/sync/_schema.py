@@ -22,6 +22,8 @@ from typing import Any
 
 import attrs
 
+from .. import _api
+from .._api import MemberKind
 from .._converter import format_datetime
 from .._models import Car, Customer, Group, Location, Product, Service, User
 
@@ -29,6 +31,7 @@ __all__ = [
     "ENTITY_TABLES",
     "HISTORY_COLUMNS",
     "LINK_TABLES",
+    "MEMBER_TABLES",
     "RUN_COLUMNS",
     "TABLES",
     "Table",
@@ -148,10 +151,13 @@ LOCATIONS = Table(
 )
 CAR_PRODUCTS = _link("car_products", "car_id", "product_id")
 PRODUCT_SERVICES = _link("product_services", "product_id", "service_id")
-GROUP_CARS = _link("group_cars", "group_id", "car_id")
-GROUP_USERS = _link("group_users", "group_id", "user_id")
-GROUP_SERVICES = _link("group_services", "group_id", "service_id")
-GROUP_PRODUCTS = _link("group_products", "group_id", "product_id")
+MEMBER_TABLES: dict[MemberKind, Table] = {
+    kind.segment: _link(f"group_{kind.segment}", "group_id", kind.argument)
+    for kind in (_api.CAR_MEMBERS, _api.USER_MEMBERS, _api.SERVICE_MEMBERS, _api.PRODUCT_MEMBERS)
+}
+"""A group's members, one table per kind the walk reads (``group_cars``: ``group_id``,
+``car_id``). The documented kinds, not the live table: a store's tables are its schema."""
+GROUP_CARS, GROUP_USERS, GROUP_SERVICES, GROUP_PRODUCTS = MEMBER_TABLES.values()
 
 ENTITY_TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, CARS, PRODUCTS, SERVICES, GROUPS, USERS)
@@ -162,10 +168,7 @@ LINK_TABLES: dict[str, Table] = {
         LOCATIONS,
         CAR_PRODUCTS,
         PRODUCT_SERVICES,
-        GROUP_CARS,
-        GROUP_USERS,
-        GROUP_SERVICES,
-        GROUP_PRODUCTS,
+        *MEMBER_TABLES.values(),
     )
 }
 TABLES: dict[str, Table] = {**ENTITY_TABLES, **LINK_TABLES}
@@ -173,7 +176,7 @@ TABLES: dict[str, Table] = {**ENTITY_TABLES, **LINK_TABLES}
 CASCADES: dict[str, tuple[Table, ...]] = {
     "cars": (LOCATIONS, CAR_PRODUCTS),
     "products": (PRODUCT_SERVICES,),
-    "groups": (GROUP_CARS, GROUP_USERS, GROUP_SERVICES, GROUP_PRODUCTS),
+    "groups": tuple(MEMBER_TABLES.values()),
 }
 """When an entity is marked deleted, the sets it is the parent of go with it."""
 

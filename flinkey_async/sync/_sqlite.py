@@ -12,6 +12,9 @@ kind completely. A run that was cut short therefore marks nothing, and the next 
 While a store is open it holds an exclusive lock on ``<path>.lock`` (where ``fcntl`` exists), so
 that a second sync on the same file fails at once instead of declaring the first one's run
 abandoned.
+
+One class, as long as the store's interface (connection, runs, writes, reads); the lock and the
+SQL helpers above it serve only it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from contextlib import aclosing
 
 import pytest
 
-from flinkey_async import _rate
+from flinkey_async import ValidationError, _rate
 from flinkey_async._engine import BoundedRunner, Outcome, RateLimiter, get_many
 
 from .conftest import wait_until
@@ -69,8 +69,9 @@ async def test_connector_limit_clips_concurrency() -> None:
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
 def test_concurrency_must_be_a_positive_int(bad: object) -> None:
-    with pytest.raises(ValueError, match="concurrency"):
+    with pytest.raises(ValidationError, match="concurrency") as caught:
         BoundedRunner(bad)  # type: ignore[arg-type]
+    assert caught.value.field == "concurrency"
 
 
 async def test_results_come_in_completion_order() -> None:

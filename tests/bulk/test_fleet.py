@@ -16,6 +16,7 @@ from flinkey_async import (
     NotFoundError,
     Product,
     ServerError,
+    ValidationError,
 )
 from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async._engine import BoundedRunner
@@ -170,6 +171,19 @@ async def test_one_failing_car_does_not_sink_the_snapshot(
     with pytest.raises(ServerError) as raised:
         snapshot.raise_for_failures()
     assert "1 part(s)" in raised.value.__notes__[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"), [("attempts", 0), ("attempts", 1.5), ("concurrency", 0), ("page_size", 0)]
+)
+async def test_a_bad_snapshot_option_is_refused_before_any_request(
+    client: FlinkeyClient, option: str, bad: object
+) -> None:
+    options: dict[str, Any] = {option: bad}
+    with pytest.raises(ValidationError, match=option) as caught:
+        await fleet_of(client).snapshot(**options)
+    assert caught.value.field == option
+    assert client.stats.requests == 0
 
 
 async def test_a_car_deleted_during_the_walk_is_left_out(

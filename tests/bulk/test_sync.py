@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from flinkey_async import FlinkeyClient, ServerError
+from flinkey_async import FlinkeyClient, ServerError, ValidationError
 from flinkey_async import _fleet_kinds as fleet_kinds
 from flinkey_async.sandbox import Sandbox
 from flinkey_async.sync import TABLES, SqliteStore, SyncJob, SyncReport
@@ -158,6 +158,22 @@ async def test_every_customer_with_all(
     assert {(r["id"], r["name"]) for r in rows["customers"]} == {
         (c.id, c.name) for c in sandbox.state.customers
     }
+
+
+async def test_a_job_without_a_customer_or_with_bad_options_is_refused_before_any_request(
+    sandbox: Sandbox, make_store: StoreFactory
+) -> None:
+    kwargs = {**sandbox.client_kwargs(), "customer_id": None}
+    async with FlinkeyClient(**kwargs) as client, make_store() as store:
+        with pytest.raises(ValidationError, match="no customer") as caught:
+            await SyncJob(client, store).run()
+        assert caught.value.field == "customer_ids"
+        for option in ("attempts", "page_size"):
+            options: dict[str, Any] = {option: 0}
+            with pytest.raises(ValidationError, match=option):
+                SyncJob(client, store, customer_ids="all", **options)
+        assert client.stats.requests == 0
+        assert (await truth.store_rows(store))["sync_runs"] == []
 
 
 FAULTS: dict[str, dict[str, Any]] = {

@@ -124,20 +124,22 @@ async def test_thousand_calls_share_one_token_request_across_expiry() -> None:
 
 async def test_one_gather_spanning_the_renewal_point_renews_once() -> None:
     """1,000 calls in one gather, started over 0.2 s across the renewal point: one renewal."""
-    async with FakeAPI(token_ttl="2") as api:
+    now = [0.0]  # one clock for the client and the server, moved by the test alone
+    async with FakeAPI(token_ttl="2", clock=lambda: now[0]) as api:
         client = client_for(api, token_refresh_margin=1.0)
+        tokens = client._transport.tokens
+        assert isinstance(tokens, TokenManager)
+        tokens._clock = lambda: now[0]
         async with client:
             await client.cars.get(1)
-            # The renewed token lasts: however long a loaded machine takes for the 1,000 calls,
-            # only the renewal point of the first one is crossed.
+            # The renewed token lasts: only the renewal point of the first one is crossed.
             api.token_ttl = "3600"
-            tokens = client._transport.tokens
-            assert isinstance(tokens, TokenManager)
-            await asyncio.sleep((tokens.expires_in or 0.0) - 1.0 - 0.1)  # 0.1 s before renewal
+            now[0] += (tokens.expires_in or 0.0) - 1.0 - 0.1  # 0.1 s before renewal
             assert tokens.has_valid_token
+            start = now[0]
 
             async def call(index: int) -> None:
-                await asyncio.sleep(index * 0.0002)
+                now[0] = max(now[0], start + index * 0.0002)
                 await client.cars.get(1)
 
             await asyncio.gather(*(call(i) for i in range(1000)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -307,9 +306,8 @@ async def test_read_timeout_on_a_create_is_an_unknown_outcome(api: FakeAPI) -> N
     async with client_for(api, timeout=aiohttp.ClientTimeout(total=0.2)) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.cars.create("Polo")
-    await asyncio.sleep(0.5)  # let the server finish what it was doing
+    await wait_until(lambda: len(api.cars) == before + 1)  # the server finishes the create
     assert api.count("PUT", "/cars") == 1
-    assert len(api.cars) == before + 1
 
 
 @pytest.mark.parametrize("status", [408, 502, 504])
@@ -379,17 +377,17 @@ async def test_a_delete_whose_gateway_answer_hid_its_effect_is_settled(
 
 async def test_the_response_is_released_before_the_retry_wait(api: FakeAPI) -> None:
     """With one pooled connection, another call goes through while a retry waits."""
-    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "1"}))
+    api.then("GET", "/cars/1", Scripted(503, "busy", {"Retry-After": "30"}))
     async with client_for(api, connector_limit=1) as client:
         await client.groups.list()  # token and connection first
         waiting = asyncio.create_task(client.cars.get(1))
-        await wait_until(lambda: api.count("GET", "/cars/1") == 1)
-        started = time.monotonic()
+        await wait_until(lambda: client.stats.retries == 1)  # the 30 s wait has begun
         await client.groups.list()  # needs the one connection
-        assert time.monotonic() - started < 0.5
         assert not waiting.done()
-        assert (await waiting).id == 1
-    assert api.count("GET", "/cars/1") == 2
+        assert api.count("GET", "/cars/1") == 1  # the retry is still waiting
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
 
 
 async def test_rate_limit_paces_every_attempt(api: FakeAPI, pacing: Pacing) -> None:
@@ -437,12 +435,10 @@ async def test_cancelling_during_a_retry_wait_propagates(api: FakeAPI) -> None:
     async with client_for(api) as client:
         task = asyncio.create_task(client.cars.get(1))
         await wait_until(lambda: client.stats.retries == 1)
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert time.monotonic() - started < 5
-    assert api.count("GET", "/cars/1") == 1
+    assert api.count("GET", "/cars/1") == 1  # the 30 s wait was cut: no retry was sent
 
 
 async def test_caller_timeout_cancels_cleanly(api: FakeAPI) -> None:
