@@ -3,11 +3,16 @@
 ```
 flinkey-async sync                       # no credentials: from the embedded sandbox
 flinkey-async sync --out fleet.sqlite --concurrency 32 --rate 50 --customer all
+flinkey-async sync --out postgresql://user@host/db --customer all   # one of several workers
 flinkey-async sandbox --port 8080        # serve a sandbox (see flinkey-async sandbox --help)
 ```
 
 Expected failures (credentials rejected, host unreachable, store not writable, another sync on
 the same store) end with one line on stderr and a documented exit status, never a traceback.
+
+One module although long: the arguments, the settings they make, the progress display, the
+sandbox process and the mapping of errors to exit statuses are one user interface, changed
+together; the work itself is in :mod:`flinkey_async.sync` and the client.
 """
 
 from __future__ import annotations
