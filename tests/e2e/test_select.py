@@ -14,6 +14,7 @@ from flinkey_async import (
     Product,
     Selected,
     ValidationError,
+    iterate_pages,
 )
 from flinkey_async.odata import Query, SelectQuery, fields
 
@@ -69,6 +70,21 @@ async def test_iterate_yields_selected_rows_on_every_page(
     ]
     assert [row["id"] for row in rows] == plain
     assert {row.fields for row in rows} == {frozenset({"id", "name"})}
+
+
+async def test_iterate_pages_over_a_listing_method_keeps_the_selection(
+    client: FlinkeyClient,
+) -> None:
+    query = Query().select(F.id, F.name).top(4)
+    pages: list[list[Selected[Car]]] = [
+        page async for page in iterate_pages(client.cars.list, query=query, page_size=3)
+    ]
+    assert [len(page) for page in pages] == [3, 1]
+    assert all(isinstance(row, Selected) for page in pages for row in page)
+    plain: list[list[Car]] = [
+        page async for page in iterate_pages(client.cars.list, query=Query().top(2))
+    ]
+    assert [type(car) for page in plain for car in page] == [Car, Car]
 
 
 async def test_products_and_the_endpoints_below_a_car_answer_selected(
