@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         InvalidTokenError,
         ManagerNotFoundError,
         NotFoundError,
+        NotSelectedError,
         ODataError,
         ODataSyntaxError,
         OutcomeUnknownError,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from ._paging import iterate_pages
     from ._products import ProductsResource
     from ._rate import RateLimiter
+    from ._selected import Selected
     from ._transport import ClientStats, QueryLike
     from .odata._errors import UnknownFieldError, UnsupportedODataError
 
@@ -94,6 +96,7 @@ _CORE: dict[str, str] = {
     "InvalidTokenError": "._exceptions",
     "ManagerNotFoundError": "._exceptions",
     "NotFoundError": "._exceptions",
+    "NotSelectedError": "._exceptions",
     "ODataError": "._exceptions",
     "ODataSyntaxError": "._exceptions",
     "OutcomeUnknownError": "._exceptions",
@@ -117,6 +120,7 @@ _CORE: dict[str, str] = {
     "UserData": "._models",
     "ProductsResource": "._products",
     "RateLimiter": "._rate",
+    "Selected": "._selected",
     "ClientStats": "._transport",
     "QueryLike": "._transport",
 }
@@ -216,6 +220,7 @@ __all__ = [
     "Location",
     "ManagerNotFoundError",
     "NotFoundError",
+    "NotSelectedError",
     "ODataError",
     "ODataSyntaxError",
     "Outcome",
@@ -228,6 +233,7 @@ __all__ = [
     "RateLimiter",
     "RequestTimeoutError",
     "RetryPolicy",
+    "Selected",
     "ServerError",
     "Service",
     "Token",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from . import _engine, _paging
 from ._transport import Transport
 
 if TYPE_CHECKING:
-    from .odata import Query
+    from ._selected import Selected
+    from .odata import Query, SelectQuery
 
 __all__ = ["BulkReads"]
 
@@ -28,30 +29,63 @@ class BulkReads(Generic[T]):
 
     _t: Transport
 
+    @overload
+    async def list(
+        self, query: SelectQuery, *, customer_id: int | None = None
+    ) -> builtins.list[Selected[T]]: ...
+    @overload
     async def list(
         self, query: Query | None = None, *, customer_id: int | None = None
-    ) -> builtins.list[T]:
+    ) -> builtins.list[T]: ...
+    async def list(
+        self, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[T] | builtins.list[Selected[T]]:
         raise NotImplementedError
 
+    @overload
+    async def get(
+        self, entity_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[T]: ...
+    @overload
     async def get(
         self, entity_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> T:
+    ) -> T: ...
+    async def get(
+        self, entity_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> T | Selected[T]:
         raise NotImplementedError
 
+    @overload
+    def iterate(
+        self,
+        query: SelectQuery,
+        *,
+        page_size: int = _paging.DEFAULT_PAGE_SIZE,
+        customer_id: int | None = None,
+    ) -> AsyncGenerator[Selected[T], None]: ...
+    @overload
     def iterate(
         self,
         query: Query | None = None,
         *,
         page_size: int = _paging.DEFAULT_PAGE_SIZE,
         customer_id: int | None = None,
-    ) -> AsyncGenerator[T, None]:
+    ) -> AsyncGenerator[T, None]: ...
+    def iterate(
+        self,
+        query: Query | None = None,
+        *,
+        page_size: int = _paging.DEFAULT_PAGE_SIZE,
+        customer_id: int | None = None,
+    ) -> AsyncGenerator[Any, None]:
         """Every entity of the listing, fetched ``page_size`` at a time over ``$top``/``$skip``.
 
         ``async for car in client.cars.iterate(page_size=500, query=q): ...`` holds one page
         in memory at a time and stops at the first short page.
         """
 
-        async def fetch_page(page: Query) -> builtins.list[T]:
+        async def fetch_page(page: Query) -> builtins.list[Any]:
+            # The pages keep the query's class: a SelectQuery's rows come back Selected.
             return await self.list(page, customer_id=customer_id)
 
         return _paging.iterate(fetch_page, page_size=page_size, query=query)

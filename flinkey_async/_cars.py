@@ -6,13 +6,14 @@ import builtins
 import enum
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Never
+from typing import TYPE_CHECKING, Any, Final, Never, overload
 
 from . import _api
 from . import _messages as messages
 from ._bulk_reads import BulkReads
 from ._exceptions import FlinkeyError, OutcomeUnknownError, ValidationError
 from ._models import Car, Location, Product
+from ._selected import Selected, selected_list, selected_one
 from ._transport import Transport
 from ._validation import (
     check_car_name,
@@ -22,7 +23,7 @@ from ._validation import (
 )
 
 if TYPE_CHECKING:
-    from .odata import Query
+    from .odata import Query, SelectQuery
 
 __all__ = ["PATCHABLE_CAR_FIELDS", "UNCHANGED", "CarsResource", "Unchanged"]
 
@@ -59,21 +60,37 @@ class CarsResource(BulkReads[Car]):
     def __repr__(self) -> str:
         return f"CarsResource({self._t!r})"
 
+    @overload
+    async def list(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, query: SelectQuery, *, customer_id: int | None = None
+    ) -> builtins.list[Selected[Car]]: ...
+    @overload
     async def list(
         self, query: Query | None = None, *, customer_id: int | None = None
-    ) -> builtins.list[Car]:
+    ) -> builtins.list[Car]: ...
+    async def list(
+        self, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[Car] | builtins.list[Selected[Car]]:
         """``GET /cars``: the customer's cars (all of them, or what the query selects)."""
         t = self._t
         url = t.with_query(self._url, query)
-        return await t.get_list(url, _api.CARS.model, t.customer(customer_id))
+        return selected_list(await t.get_list(url, _api.CARS.model, t.customer(customer_id)), query)
 
+    @overload
+    async def get(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, car_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Car]: ...
+    @overload
     async def get(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> Car:
+    ) -> Car: ...
+    async def get(
+        self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Car | Selected[Car]:
         """``GET /cars/{carId}``."""
         t = self._t
         url = t.with_query(t.url(*_api.CAR.path(check_id("car_id", car_id))), query)
-        return await t.get_one(url, _api.CAR.model, t.customer(customer_id))
+        return selected_one(await t.get_one(url, _api.CAR.model, t.customer(customer_id)), query)
 
     async def create(
         self,
@@ -221,24 +238,47 @@ class CarsResource(BulkReads[Car]):
         url = t.url(*_api.DELETE_CAR.path(check_id("car_id", car_id)))
         await t.send(_api.DELETE_CAR.method, url, customer=t.customer(customer_id), settle=_DELETED)
 
+    @overload
+    async def products(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, car_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> builtins.list[Selected[Product]]: ...
+    @overload
     async def products(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> builtins.list[Product]:
+    ) -> builtins.list[Product]: ...
+    async def products(
+        self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[Product] | builtins.list[Selected[Product]]:
         """``GET /cars/{carId}/products``: the (at most two) products installed in a car."""
         t = self._t
         url = t.url(*_api.PRODUCTS_OF_CAR.path(check_id("car_id", car_id)))
         model = _api.PRODUCTS_OF_CAR.model
-        return await t.get_list(t.with_query(url, query), model, t.customer(customer_id))
+        found = await t.get_list(t.with_query(url, query), model, t.customer(customer_id))
+        return selected_list(found, query)
 
+    @overload
+    async def location(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, car_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Location]: ...
+    @overload
     async def location(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> Location:
+    ) -> Location: ...
+    async def location(
+        self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Location | Selected[Location]:
         """``GET /cars/{carId}/location``: the last position recorded by the car's flinkey IQ."""
         t = self._t
         url = t.url(*_api.LOCATION.path(check_id("car_id", car_id)))
         model = _api.LOCATION.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        return selected_one(found, query)
 
+    @overload
+    async def location_at(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, car_id: int, when: datetime, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Location]: ...
+    @overload
     async def location_at(
         self,
         car_id: int,
@@ -246,7 +286,15 @@ class CarsResource(BulkReads[Car]):
         query: Query | None = None,
         *,
         customer_id: int | None = None,
-    ) -> Location:
+    ) -> Location: ...
+    async def location_at(
+        self,
+        car_id: int,
+        when: datetime,
+        query: Query | None = None,
+        *,
+        customer_id: int | None = None,
+    ) -> Location | Selected[Location]:
         """``GET /cars/{carId}/location/{searchDate}``: the position recorded nearest to ``when``.
 
         ``when`` must be timezone-aware; it is sent in UTC as ``yyyy-MM-ddTHH:mm:ssZ``.
@@ -254,4 +302,5 @@ class CarsResource(BulkReads[Car]):
         t = self._t
         url = t.url(*_api.LOCATION_AT.path(check_id("car_id", car_id), format_search_date(when)))
         model = _api.LOCATION_AT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        return selected_one(found, query)

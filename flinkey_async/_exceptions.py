@@ -8,6 +8,7 @@ FlinkeyError
 │   ├── UnknownFieldError      a field the model does not have (also an AttributeError)
 │   └── UnsupportedODataError  valid OData this package cannot represent
 ├── DecodeError                a response body that is not the documented shape
+├── NotSelectedError           a field the query's ``$select`` left out (a KeyError, AttributeError)
 ├── ClientClosedError          the client was closed before or during the call (a RuntimeError)
 ├── TransportError             no usable HTTP answer
 │   ├── ConnectError           the connection could not be made, or broke
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidTokenError",
     "ManagerNotFoundError",
     "NotFoundError",
+    "NotSelectedError",
     "ODataError",
     "ODataSyntaxError",
     "OutcomeUnknownError",
@@ -111,6 +113,24 @@ class DecodeError(FlinkeyError):
         self.path = path
         self.method = method
         self.url_path = url_path
+
+
+class NotSelectedError(FlinkeyError, KeyError, AttributeError):
+    """A field read from a :class:`~flinkey_async.Selected` result that ``$select`` left out.
+
+    The model holds ``None`` there, which would read as a real null. ``field`` is the
+    attribute name, ``selected`` the names the query did select.
+    """
+
+    def __init__(self, field: str, selected: frozenset[str], model: str) -> None:
+        chosen = ", ".join(sorted(selected)) or "nothing"
+        self.message = f"{model}.{field} was not selected by the query (selected: {chosen})"
+        super().__init__(self.message)
+        self.field = field
+        self.selected = selected
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
 
 
 class ClientClosedError(FlinkeyError, RuntimeError):

@@ -18,12 +18,12 @@ listing, not by ``import flinkey_async``.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._exceptions import ValidationError
 
 if TYPE_CHECKING:
-    from .odata import OrderKey, Query
+    from .odata import OrderKey, Query, SelectQuery
 
 __all__ = ["DEFAULT_PAGE_SIZE", "iterate", "iterate_pages", "page_queries"]
 
@@ -71,8 +71,26 @@ def page_queries(
     return base, start, cap
 
 
-async def iterate_pages(
+# Each page's query keeps the class of ``query``: a SelectQuery's pages are SelectQueries, so
+# ``client.cars.list`` answers them with Selected rows, and the first overload says so.
+@overload
+def iterate_pages(
+    fetch_page: Callable[[SelectQuery], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: SelectQuery,
+    order_by: str | None = "id",
+) -> AsyncGenerator[list[T], None]: ...
+@overload
+def iterate_pages(
     fetch_page: Callable[[Query], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: Query | None = None,
+    order_by: str | None = "id",
+) -> AsyncGenerator[list[T], None]: ...
+async def iterate_pages(
+    fetch_page: Callable[[Any], Awaitable[Sequence[T]]],
     *,
     page_size: int = DEFAULT_PAGE_SIZE,
     query: Query | None = None,
@@ -96,8 +114,26 @@ async def iterate_pages(
         got += want
 
 
-async def iterate(
+# Each page's query keeps the class of ``query``: a SelectQuery's pages are SelectQueries, so
+# ``client.cars.list`` answers them with Selected rows, and the first overload says so.
+@overload
+def iterate(
+    fetch_page: Callable[[SelectQuery], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: SelectQuery,
+    order_by: str | None = "id",
+) -> AsyncGenerator[T, None]: ...
+@overload
+def iterate(
     fetch_page: Callable[[Query], Awaitable[Sequence[T]]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    query: Query | None = None,
+    order_by: str | None = "id",
+) -> AsyncGenerator[T, None]: ...
+async def iterate(
+    fetch_page: Callable[[Any], Awaitable[Sequence[T]]],
     *,
     page_size: int = DEFAULT_PAGE_SIZE,
     query: Query | None = None,

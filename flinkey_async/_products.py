@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from . import _api
 from ._bulk_reads import BulkReads
 from ._models import Car, Product, Service
+from ._selected import Selected, selected_list, selected_one
 from ._transport import Transport
 from ._validation import check_id
 
 if TYPE_CHECKING:
-    from .odata import Query
+    from .odata import Query, SelectQuery
 
 __all__ = ["ProductsResource"]
 
@@ -29,36 +30,72 @@ class ProductsResource(BulkReads[Product]):
     def __repr__(self) -> str:
         return f"ProductsResource({self._t!r})"
 
+    @overload
+    async def list(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, query: SelectQuery, *, customer_id: int | None = None
+    ) -> builtins.list[Selected[Product]]: ...
+    @overload
     async def list(
         self, query: Query | None = None, *, customer_id: int | None = None
-    ) -> builtins.list[Product]:
+    ) -> builtins.list[Product]: ...
+    async def list(
+        self, query: Query | None = None, *, customer_id: int | None = None
+    ) -> builtins.list[Product] | builtins.list[Selected[Product]]:
         """``GET /products``: every product of the customer."""
         t = self._t
         url = t.with_query(self._url, query)
-        return await t.get_list(url, _api.PRODUCTS.model, t.customer(customer_id))
+        found = await t.get_list(url, _api.PRODUCTS.model, t.customer(customer_id))
+        return selected_list(found, query)
 
+    @overload
+    async def get(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, product_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Product]: ...
+    @overload
     async def get(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> Product:
+    ) -> Product: ...
+    async def get(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Product | Selected[Product]:
         """``GET /products/{productId}``."""
         t = self._t
         url = t.with_query(t.url(*_api.PRODUCT.path(check_id("product_id", product_id))), query)
-        return await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
+        found = await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
+        return selected_one(found, query)
 
+    @overload
+    async def service(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, product_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Service]: ...
+    @overload
     async def service(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> Service:
+    ) -> Service: ...
+    async def service(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Service | Selected[Service]:
         """``GET /products/{productId}/services``: the service contract of a product."""
         t = self._t
         url = t.url(*_api.SERVICE_OF_PRODUCT.path(check_id("product_id", product_id)))
         model = _api.SERVICE_OF_PRODUCT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        return selected_one(found, query)
 
+    @overload
+    async def car(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
+        self, product_id: int, query: SelectQuery, *, customer_id: int | None = None
+    ) -> Selected[Car]: ...
+    @overload
     async def car(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
-    ) -> Car:
+    ) -> Car: ...
+    async def car(
+        self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
+    ) -> Car | Selected[Car]:
         """``GET /products/{productId}/cars``: the car a product is installed in."""
         t = self._t
         url = t.url(*_api.CAR_OF_PRODUCT.path(check_id("product_id", product_id)))
         model = _api.CAR_OF_PRODUCT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        return selected_one(found, query)

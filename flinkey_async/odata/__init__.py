@@ -40,6 +40,7 @@ from flinkey_async.odata._ast import (
 from flinkey_async.odata._builder import (
     Fields,
     Query,
+    SelectQuery,
     encode_query,
     fields,
     func,
@@ -95,6 +96,7 @@ __all__ = [
     "Property",
     "Query",
     "Raw",
+    "SelectQuery",
     "UnknownFieldError",
     "UnsupportedODataError",
     "apply_query",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Self, TypeVar
 
 import attrs
 
@@ -41,7 +41,7 @@ from flinkey_async.odata._errors import ODataError, UnknownFieldError
 from flinkey_async.odata._literals import INT64_MAX
 from flinkey_async.odata._printer import print_expr, print_orderby
 
-__all__ = ["Fields", "Query", "encode_query", "fields", "func", "literal", "raw"]
+__all__ = ["Fields", "Query", "SelectQuery", "encode_query", "fields", "func", "literal", "raw"]
 
 
 class Fields:
@@ -210,7 +210,7 @@ class Query:
 
     # -- generative methods ---------------------------------------------------------------
     # Each method checks its own arguments and copies the rest unchecked (see _copy).
-    def filter(self, *conditions: Expr) -> Query:
+    def filter(self, *conditions: Expr) -> Self:
         """Add conditions; all of them, and any earlier ones, must hold (``and``)."""
         combined = self.filter_expr
         for condition in conditions:
@@ -224,8 +224,12 @@ class Query:
         _set_filter(copy, combined)
         return copy
 
-    def select(self, *properties: Property) -> Query:
-        """Add properties to ``$select`` (``fields(Car).id``, ...)."""
+    def select(self, *properties: Property) -> SelectQuery:
+        """Add properties to ``$select`` (``fields(Car).id``, ...).
+
+        The result is a :class:`SelectQuery`: the resources answer it with
+        :class:`~flinkey_async.Selected` values, so a field left out is not mistaken for a null.
+        """
         names = list(self.select_fields)
         for prop in properties:
             if not isinstance(prop, Property):
@@ -234,11 +238,12 @@ class Query:
                     f"not {type(prop).__name__}"
                 )
             names.append(prop.name)
-        copy = _copy(self)
+        copy: SelectQuery = _new(SelectQuery)
+        _fill(copy, self)
         _set_select(copy, tuple(names))
         return copy
 
-    def order_by(self, *keys: Expr | OrderKey) -> Query:
+    def order_by(self, *keys: Expr | OrderKey) -> Self:
         """Add ``$orderby`` keys: a field (ascending) or ``field.desc()`` / ``field.asc()``."""
         order = list(self.order_keys)
         for key in keys:
@@ -252,21 +257,21 @@ class Query:
         _set_order(copy, tuple(order))
         return copy
 
-    def top(self, n: int) -> Query:
+    def top(self, n: int) -> Self:
         """``$top``: at most ``n`` results (``n >= 0``)."""
         _check_count_value("$top", n)
         copy = _copy(self)
         _set_top(copy, n)
         return copy
 
-    def skip(self, n: int) -> Query:
+    def skip(self, n: int) -> Self:
         """``$skip``: leave out the first ``n`` results (``n >= 0``)."""
         _check_count_value("$skip", n)
         copy = _copy(self)
         _set_skip(copy, n)
         return copy
 
-    def count(self, value: bool = True) -> Query:
+    def count(self, value: bool = True) -> Self:
         """``$count``."""
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"$count must be a bool, not {type(value).__name__}")
@@ -320,7 +325,18 @@ class Query:
         return hash(self.key())
 
     def __repr__(self) -> str:
-        return f"Query({self.params()!r})"
+        return f"{type(self).__name__}({self.params()!r})"
+
+
+class SelectQuery(Query):
+    """A :class:`Query` made by :meth:`Query.select`; its methods keep it a ``SelectQuery``.
+
+    Only the type differs: it tells the resources (and mypy) to answer with
+    :class:`~flinkey_async.Selected` values instead of plain models. It sends the same options
+    and equals a ``Query`` that sends them.
+    """
+
+    __slots__ = ()
 
 
 # Slot setters that get past the frozen ``__setattr__``: for __init__ and for _copy, which fill
@@ -329,18 +345,23 @@ _set_filter, _set_select, _set_order, _set_top, _set_skip, _set_count = (
     getattr(Query, name).__set__ for name in _FIELDS
 )
 _new: Final = object.__new__
+QueryT = TypeVar("QueryT", bound=Query)
 
 
-def _copy(query: Query) -> Query:
-    """A new Query with the same (already checked) options, for a method to change one."""
-    copy: Query = _new(Query)
+def _copy(query: QueryT) -> QueryT:
+    """A new query of the same class and (already checked) options, for a method to change one."""
+    copy: QueryT = _new(type(query))
+    _fill(copy, query)
+    return copy
+
+
+def _fill(copy: Query, query: Query) -> None:
     _set_filter(copy, query.filter_expr)
     _set_select(copy, query.select_fields)
     _set_order(copy, query.order_keys)
     _set_top(copy, query.top_value)
     _set_skip(copy, query.skip_value)
     _set_count(copy, query.count_value)
-    return copy
 
 
 def encode_query(query: Query | None) -> str:
