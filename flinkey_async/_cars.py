@@ -50,11 +50,15 @@ UNCHANGED: Final = Unchanged.UNCHANGED
 class CarsResource(BulkReads[Car]):
     """The eight car endpoints. The GET methods accept an OData ``query=``."""
 
-    __slots__ = ("_t", "_url")
+    __slots__ = ("_car", "_location", "_location_at", "_products", "_t", "_url")
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
         self._url = transport.url(*_api.CARS.path())
+        self._car = transport.route(_api.CAR)
+        self._products = transport.route(_api.PRODUCTS_OF_CAR)
+        self._location = transport.route(_api.LOCATION)
+        self._location_at = transport.route(_api.LOCATION_AT)
 
     def __repr__(self) -> str:
         return f"CarsResource({self._t!r})"
@@ -72,7 +76,7 @@ class CarsResource(BulkReads[Car]):
     ) -> Car:
         """``GET /cars/{carId}``."""
         t = self._t
-        url = t.with_query(t.url(*_api.CAR.path(check_id("car_id", car_id))), query)
+        url = self._car.at(check_id("car_id", car_id), query)
         return await t.get_one(url, _api.CAR.model, t.customer(customer_id))
 
     async def create(
@@ -210,7 +214,7 @@ class CarsResource(BulkReads[Car]):
         t = self._t
         await t.send(
             _api.UPDATE_CAR.method,
-            t.url(*_api.UPDATE_CAR.path(car_id)),
+            t.route(_api.UPDATE_CAR).at(car_id),
             customer=t.customer(customer_id),
             json=operations,
         )
@@ -218,7 +222,7 @@ class CarsResource(BulkReads[Car]):
     async def delete(self, car_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /cars/{carId}``."""
         t = self._t
-        url = t.url(*_api.DELETE_CAR.path(check_id("car_id", car_id)))
+        url = t.route(_api.DELETE_CAR).at(check_id("car_id", car_id))
         await t.send(_api.DELETE_CAR.method, url, customer=t.customer(customer_id), settle=_DELETED)
 
     async def products(
@@ -226,18 +230,16 @@ class CarsResource(BulkReads[Car]):
     ) -> builtins.list[Product]:
         """``GET /cars/{carId}/products``: the (at most two) products installed in a car."""
         t = self._t
-        url = t.url(*_api.PRODUCTS_OF_CAR.path(check_id("car_id", car_id)))
-        model = _api.PRODUCTS_OF_CAR.model
-        return await t.get_list(t.with_query(url, query), model, t.customer(customer_id))
+        url = self._products.at(check_id("car_id", car_id), query)
+        return await t.get_list(url, _api.PRODUCTS_OF_CAR.model, t.customer(customer_id))
 
     async def location(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Location:
         """``GET /cars/{carId}/location``: the last position recorded by the car's flinkey IQ."""
         t = self._t
-        url = t.url(*_api.LOCATION.path(check_id("car_id", car_id)))
-        model = _api.LOCATION.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        url = self._location.at(check_id("car_id", car_id), query)
+        return await t.get_one(url, _api.LOCATION.model, t.customer(customer_id))
 
     async def location_at(
         self,
@@ -252,6 +254,6 @@ class CarsResource(BulkReads[Car]):
         ``when`` must be timezone-aware; it is sent in UTC as ``yyyy-MM-ddTHH:mm:ssZ``.
         """
         t = self._t
-        url = t.url(*_api.LOCATION_AT.path(check_id("car_id", car_id), format_search_date(when)))
-        model = _api.LOCATION_AT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        car = check_id("car_id", car_id)
+        url = self._location_at.of(car, format_search_date(when), query=query)
+        return await t.get_one(url, _api.LOCATION_AT.model, t.customer(customer_id))

@@ -86,7 +86,7 @@ class GroupsResource:
     ) -> builtins.list[T]:
         t = self._t
         endpoint = kind.endpoints[0]
-        url = t.url(*endpoint.path(check_id("group_id", group_id)))
+        url = t.route(endpoint).at(check_id("group_id", group_id))
         return await t.get_list(url, endpoint.model, t.customer(customer_id))
 
     # -- the group itself ------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class GroupsResource:
         t = self._t
         await t.send(
             _api.RENAME_GROUP.method,
-            t.url(*_api.RENAME_GROUP.path(group_id)),
+            t.route(_api.RENAME_GROUP).at(group_id),
             customer=t.customer(customer_id),
             json=[{"op": "replace", "path": "/name", "value": name}],
         )
@@ -170,7 +170,7 @@ class GroupsResource:
     async def delete(self, group_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /groups/{groupId}`` (the group must have no members left)."""
         t = self._t
-        url = t.url(*_api.DELETE_GROUP.path(check_id("group_id", group_id)))
+        url = t.route(_api.DELETE_GROUP).at(check_id("group_id", group_id))
         await t.send(
             _api.DELETE_GROUP.method, url, customer=t.customer(customer_id), settle=_DELETED
         )
@@ -194,7 +194,7 @@ class GroupsResource:
     ) -> None:
         endpoint = kind.endpoints[1]
         t = self._t
-        url = t.url(*endpoint.path(check_id("group_id", group_id)))
+        url = t.route(endpoint).at(check_id("group_id", group_id))
         body = {kind.id_parameter: check_id(kind.argument, member_id)}
         # An earlier attempt whose answer was lost may have done it already (see Transport.send).
         already = frozenset({kind.already})
@@ -208,7 +208,7 @@ class GroupsResource:
         endpoint = kind.endpoints[2]
         t = self._t
         group = check_id("group_id", group_id)
-        url = t.url(*endpoint.path(group, check_id(kind.argument, member_id)))
+        url = t.route(endpoint).of(group, check_id(kind.argument, member_id))
         gone = frozenset({kind.not_member})
         await t.send(endpoint.method, url, customer=t.customer(customer_id), settle=gone)
 

@@ -20,11 +20,14 @@ __all__ = ["ProductsResource"]
 class ProductsResource(BulkReads[Product]):
     """The four product endpoints. Every method accepts an OData ``query=``."""
 
-    __slots__ = ("_t", "_url")
+    __slots__ = ("_car", "_product", "_service", "_t", "_url")
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
         self._url = transport.url(*_api.PRODUCTS.path())
+        self._product = transport.route(_api.PRODUCT)
+        self._service = transport.route(_api.SERVICE_OF_PRODUCT)
+        self._car = transport.route(_api.CAR_OF_PRODUCT)
 
     def __repr__(self) -> str:
         return f"ProductsResource({self._t!r})"
@@ -42,7 +45,7 @@ class ProductsResource(BulkReads[Product]):
     ) -> Product:
         """``GET /products/{productId}``."""
         t = self._t
-        url = t.with_query(t.url(*_api.PRODUCT.path(check_id("product_id", product_id))), query)
+        url = self._product.at(check_id("product_id", product_id), query)
         return await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
 
     async def service(
@@ -50,15 +53,13 @@ class ProductsResource(BulkReads[Product]):
     ) -> Service:
         """``GET /products/{productId}/services``: the service contract of a product."""
         t = self._t
-        url = t.url(*_api.SERVICE_OF_PRODUCT.path(check_id("product_id", product_id)))
-        model = _api.SERVICE_OF_PRODUCT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        url = self._service.at(check_id("product_id", product_id), query)
+        return await t.get_one(url, _api.SERVICE_OF_PRODUCT.model, t.customer(customer_id))
 
     async def car(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
     ) -> Car:
         """``GET /products/{productId}/cars``: the car a product is installed in."""
         t = self._t
-        url = t.url(*_api.CAR_OF_PRODUCT.path(check_id("product_id", product_id)))
-        model = _api.CAR_OF_PRODUCT.model
-        return await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
+        url = self._car.at(check_id("product_id", product_id), query)
+        return await t.get_one(url, _api.CAR_OF_PRODUCT.model, t.customer(customer_id))
