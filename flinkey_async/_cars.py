@@ -69,7 +69,8 @@ class CarsResource(BulkReads[Car]):
         """``GET /cars``: the customer's cars (all of them, or what the query selects)."""
         t = self._t
         url = t.with_query(self._url, query)
-        return await t.get_list(url, _api.CARS.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode_list(payload, _api.CARS.model, "GET", url)
 
     async def get(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
@@ -77,7 +78,8 @@ class CarsResource(BulkReads[Car]):
         """``GET /cars/{carId}``."""
         t = self._t
         url = self._car.at(check_id("car_id", car_id), query)
-        return await t.get_one(url, _api.CAR.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.CAR.model, "GET", url)
 
     async def create(
         self,
@@ -135,7 +137,8 @@ class CarsResource(BulkReads[Car]):
 
         t = self._t
         url = t.with_query(self._url, Query().filter(fields(Car).vin == vin))
-        return await t.get_list(url, _api.CARS.model, customer)
+        payload = await t.fetch(url, customer)
+        return t.decode_list(payload, _api.CARS.model, "GET", url)
 
     async def _settle(
         self,
@@ -231,7 +234,8 @@ class CarsResource(BulkReads[Car]):
         """``GET /cars/{carId}/products``: the (at most two) products installed in a car."""
         t = self._t
         url = self._products.at(check_id("car_id", car_id), query)
-        return await t.get_list(url, _api.PRODUCTS_OF_CAR.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode_list(payload, _api.PRODUCTS_OF_CAR.model, "GET", url)
 
     async def location(
         self, car_id: int, query: Query | None = None, *, customer_id: int | None = None
@@ -239,7 +243,8 @@ class CarsResource(BulkReads[Car]):
         """``GET /cars/{carId}/location``: the last position recorded by the car's flinkey IQ."""
         t = self._t
         url = self._location.at(check_id("car_id", car_id), query)
-        return await t.get_one(url, _api.LOCATION.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.LOCATION.model, "GET", url)
 
     async def location_at(
         self,
@@ -256,4 +261,5 @@ class CarsResource(BulkReads[Car]):
         t = self._t
         car = check_id("car_id", car_id)
         url = self._location_at.of(car, format_search_date(when), query=query)
-        return await t.get_one(url, _api.LOCATION_AT.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.LOCATION_AT.model, "GET", url)

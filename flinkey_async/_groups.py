@@ -53,7 +53,8 @@ class GroupsResource:
     async def list(self, *, customer_id: int | None = None) -> builtins.list[Group]:
         """``GET /groups``."""
         t = self._t
-        return await t.get_list(self._url, _api.GROUPS.model, t.customer(customer_id))
+        payload = await t.fetch(self._url, t.customer(customer_id))
+        return t.decode_list(payload, _api.GROUPS.model, "GET", self._url)
 
     async def members(
         self, kind: str, group_id: int, *, customer_id: int | None = None
@@ -87,7 +88,8 @@ class GroupsResource:
         t = self._t
         endpoint = kind.endpoints[0]
         url = t.route(endpoint).at(check_id("group_id", group_id))
-        return await t.get_list(url, endpoint.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode_list(payload, endpoint.model, "GET", url)
 
     # -- the group itself ------------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class GroupsResource:
         return t.decode(payload, _api.CREATE_GROUP.model, _api.CREATE_GROUP.method, self._url).id
 
     async def _named(self, name: str, customer: str) -> set[int]:
-        groups = await self._t.get_list(self._url, _api.GROUPS.model, customer)
+        payload = await self._t.fetch(self._url, customer)
+        groups = self._t.decode_list(payload, _api.GROUPS.model, "GET", self._url)
         return {group.id for group in groups if group.name == name}
 
     async def _settle(

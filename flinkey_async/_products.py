@@ -38,7 +38,8 @@ class ProductsResource(BulkReads[Product]):
         """``GET /products``: every product of the customer."""
         t = self._t
         url = t.with_query(self._url, query)
-        return await t.get_list(url, _api.PRODUCTS.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode_list(payload, _api.PRODUCTS.model, "GET", url)
 
     async def get(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
@@ -46,7 +47,8 @@ class ProductsResource(BulkReads[Product]):
         """``GET /products/{productId}``."""
         t = self._t
         url = self._product.at(check_id("product_id", product_id), query)
-        return await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.PRODUCT.model, "GET", url)
 
     async def service(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
@@ -54,7 +56,8 @@ class ProductsResource(BulkReads[Product]):
         """``GET /products/{productId}/services``: the service contract of a product."""
         t = self._t
         url = self._service.at(check_id("product_id", product_id), query)
-        return await t.get_one(url, _api.SERVICE_OF_PRODUCT.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.SERVICE_OF_PRODUCT.model, "GET", url)
 
     async def car(
         self, product_id: int, query: Query | None = None, *, customer_id: int | None = None
@@ -62,4 +65,5 @@ class ProductsResource(BulkReads[Product]):
         """``GET /products/{productId}/cars``: the car a product is installed in."""
         t = self._t
         url = self._car.at(check_id("product_id", product_id), query)
-        return await t.get_one(url, _api.CAR_OF_PRODUCT.model, t.customer(customer_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode(payload, _api.CAR_OF_PRODUCT.model, "GET", url)

@@ -1,6 +1,7 @@
 """The one request path: URLs, headers, bodies, timeouts, retries, error mapping and decoding.
 
-Every call of every resource ends in :meth:`Transport.send`. It
+Every call of every resource ends in :meth:`Transport.fetch` (reads call it directly, writes
+through :meth:`Transport.send`). It
 
 - builds URLs with yarl from ``int`` ids and fixed segments, and appends an OData query string
   verbatim (it arrives already percent-encoded, so nothing is encoded twice);
@@ -394,35 +395,6 @@ class Transport:
 
     # -- the request path ------------------------------------------------------------------------
 
-    # The two read paths make their first attempt themselves and enter the retry loop only after
-    # a failure: every call level saved counts at thousands of requests.
-
-    async def get_one(self, url: URL, cls: type[T], customer: str | None) -> T:
-        """``GET`` one entity as ``cls``."""
-        session = self._session
-        if session is None or self._closed:
-            session = await self.open()
-        sent = await self._attempt(session, "GET", url, None, None, customer, True, Nature.READ)
-        if isinstance(sent, _Failed):
-            sent = await self._recover(
-                session, "GET", url, None, None, customer, True, Nature.READ,
-                _NOTHING_TO_SETTLE, sent,
-            )  # fmt: skip
-        return self.decode(sent[1], cls, "GET", url)
-
-    async def get_list(self, url: URL, cls: type[T], customer: str | None) -> list[T]:
-        """``GET`` a JSON array as a list of ``cls``."""
-        session = self._session
-        if session is None or self._closed:
-            session = await self.open()
-        sent = await self._attempt(session, "GET", url, None, None, customer, True, Nature.READ)
-        if isinstance(sent, _Failed):
-            sent = await self._recover(
-                session, "GET", url, None, None, customer, True, Nature.READ,
-                _NOTHING_TO_SETTLE, sent,
-            )  # fmt: skip
-        return self.decode_list(sent[1], cls, "GET", url)
-
     async def send(
         self,
         method: str,
@@ -442,17 +414,15 @@ class Transport:
         that answer count as success.
         """
         body = None if json is None else _json.dumps(json)
-        _, payload = await self._exchange(
-            method,
+        return await self.fetch(
             url,
-            body=body,
-            content_type=None if body is None else _JSON,
-            customer=customer,
-            authenticated=True,
+            customer,
+            method,
+            body,
+            None if body is None else _JSON,
             nature=Nature.CREATE if create else Nature.READ if method == "GET" else Nature.WRITE,
             settle=settle,
         )
-        return payload
 
     async def _fetch_token(self) -> Token:
         """One password-grant token request (repeatable: it creates nothing)."""
@@ -464,16 +434,7 @@ class Transport:
         ).encode()
         url = self._token_url
         try:
-            _, payload = await self._exchange(
-                "POST",
-                url,
-                body=form,
-                content_type=_FORM,
-                customer=None,
-                authenticated=False,
-                nature=Nature.READ,
-                settle=_NOTHING_TO_SETTLE,
-            )
+            payload = await self.fetch(url, None, "POST", form, _FORM, authenticated=False)
         except (InvalidTokenError, BadRequestError) as exc:
             # At the token endpoint a 401 that is not about the API key, or an OAuth2 400
             # (invalid_grant), is about the username or password, not about a token.
@@ -482,92 +443,142 @@ class Transport:
             ) from None
         return self.decode(payload, Token, "POST", url)
 
-    async def _exchange(
+    async def fetch(
         self,
-        method: str,
         url: URL,
-        *,
-        body: bytes | None,
-        content_type: str | None,
         customer: str | None,
-        authenticated: bool,
-        nature: Nature,
-        settle: frozenset[str],
-    ) -> tuple[int, bytes]:
-        """Send until the answer is final; what follows a failed attempt is :func:`decide`'s."""
+        method: str = "GET",
+        body: bytes | None = None,
+        content_type: str | None = None,
+        *,
+        authenticated: bool = True,
+        nature: Nature = Nature.READ,
+        settle: frozenset[str] = _NOTHING_TO_SETTLE,
+    ) -> bytes:
+        """Send until the answer is final and return the body of its 2xx answer (a ``GET`` by
+        default: the read methods call this directly, and decode what it returns).
+
+        Each turn of the loop is one counted, paced HTTP request; what follows a failed one is
+        :meth:`_after_failure`'s. The attempt is written out here rather than in a method of its
+        own: every call level on the way to aiohttp is paid again each time the request resumes.
+        """
         session = self._session
         if session is None or self._closed:
             session = await self.open()
-        sent = await self._attempt(
-            session, method, url, body, content_type, customer, authenticated, nature
-        )
-        if not isinstance(sent, _Failed):
-            return sent
-        return await self._recover(
-            session, method, url, body, content_type, customer, authenticated, nature, settle, sent
-        )
-
-    async def _recover(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        content_type: str | None,
-        customer: str | None,
-        authenticated: bool,
-        nature: Nature,
-        settle: frozenset[str],
-        sent: _Failed,
-    ) -> tuple[int, bytes]:
-        """After a failed first attempt: retry, replay, settle or raise, as :func:`decide` says."""
-        policy = self.config.retry
-        renewable = authenticated and self._tokens.renewable
+        stats = self.stats
         attempt = _FIRST
         while True:
-            outcome = sent.outcome
-            decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
-            action = decision.action
-            if action is Action.RETRY:
-                delay = decision.wait
-                if delay is None:
-                    delay = policy.backoff(attempt.number)
-                _log.warning(
-                    "%s %s: %s; retry %d of %d in %.2f s",
-                    method,
-                    url.path,
-                    sent.reason,
-                    attempt.number,
-                    policy.max_attempts - 1,
-                    delay,
-                )
-                attempt = attempt.retried(outcome)
-                self.stats.retries += 1
-                await self._retry_wait(delay, method, url, nature)
-            elif action is Action.REPLAY:
-                self._tokens.invalidate(sent.token)
-                attempt = attempt.replaying()
-                self.stats.token_replays += 1
-                _log.info(
-                    "%s %s: token rejected; renewing it and sending once more", method, url.path
-                )
-            elif action is Action.SETTLE:
-                assert isinstance(outcome, Answer)  # only an answer can say "already done"
-                _log.warning(
-                    "%s %s: %s after a lost answer; the earlier attempt took effect",
-                    method,
-                    url.path,
-                    sent.reason,
-                )
-                return outcome.status, b""
+            if authenticated:
+                token = self._tokens.current() or await self._tokens.get()
+                headers = self._header_sets.get((token, customer, content_type))
+                if headers is None:
+                    headers = self._headers(token, customer, content_type)
+                stats.requests += 1
             else:
-                raise self._final_error(decision, sent, method, url) from sent.cause
-            again = await self._attempt(
-                session, method, url, body, content_type, customer, authenticated, nature
+                token = ""
+                headers = self._headers(None, customer, content_type)
+                stats.token_requests += 1
+            if self._pacer is not None:
+                await self._pacer.acquire()
+            if self._closed:
+                raise self._closed_error(method, url, nature)
+            debug = _log.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
+            try:
+                response = await session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=self.config.timeout,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    middlewares=self._guarded,
+                )
+                try:
+                    status = response.status
+                    payload = await response.read()
+                    retry_after = (
+                        _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
+                    )
+                finally:
+                    response.release()
+            except Exception as exc:  # CancelledError is a BaseException: it passes untouched
+                _scrub(exc)
+                if self._closed:
+                    raise self._closed_error(method, url, nature) from exc
+                failure = _failure(exc)
+                if failure is None:
+                    raise
+                sent = _Failed(failure[0], failure[1], exc, token)
+            else:
+                if status < 300:
+                    if debug:
+                        elapsed = (time.perf_counter() - started) * 1000
+                        _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
+                    return payload
+                error = error_from_response(
+                    status, payload, method=method, path=url.path, retry_after=retry_after
+                )
+                answer = Answer(
+                    status, error.message, retry_after, isinstance(error, InvalidTokenError)
+                )
+                sent = _Failed(answer, f"{status} {error.message}", error, token)
+            following = await self._after_failure(
+                attempt, sent, method, url, nature, settle, authenticated
             )
-            if not isinstance(again, _Failed):
-                return again
-            sent = again
+            if following is None:
+                return b""
+            attempt = following
+
+    async def _after_failure(
+        self,
+        attempt: Attempt,
+        sent: _Failed,
+        method: str,
+        url: URL,
+        nature: Nature,
+        settle: frozenset[str],
+        authenticated: bool,
+    ) -> Attempt | None:
+        """Act on :func:`decide`'s answer to a failed attempt: the next attempt to make (after the
+        wait a retry takes), None when the request is settled, or the final error raised."""
+        policy = self.config.retry
+        outcome = sent.outcome
+        renewable = authenticated and self._tokens.renewable
+        decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
+        action = decision.action
+        if action is Action.RETRY:
+            delay = decision.wait
+            if delay is None:
+                delay = policy.backoff(attempt.number)
+            _log.warning(
+                "%s %s: %s; retry %d of %d in %.2f s",
+                method,
+                url.path,
+                sent.reason,
+                attempt.number,
+                policy.max_attempts - 1,
+                delay,
+            )
+            self.stats.retries += 1
+            await self._retry_wait(delay, method, url, nature)
+            return attempt.retried(outcome)
+        if action is Action.REPLAY:
+            self._tokens.invalidate(sent.token)
+            self.stats.token_replays += 1
+            _log.info("%s %s: token rejected; renewing it and sending once more", method, url.path)
+            return attempt.replaying()
+        if action is Action.SETTLE:
+            assert isinstance(outcome, Answer)  # only an answer can say "already done"
+            _log.warning(
+                "%s %s: %s after a lost answer; the earlier attempt took effect",
+                method,
+                url.path,
+                sent.reason,
+            )
+            return None
+        raise self._final_error(decision, sent, method, url) from sent.cause
 
     async def _retry_wait(self, delay: float, method: str, url: URL, nature: Nature) -> None:
         """Sleep before a retry; :meth:`close` cuts the wait short with ClientClosedError.
@@ -588,73 +599,6 @@ class Transport:
             raise
         finally:
             self._waiting.discard(task)
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        content_type: str | None,
-        customer: str | None,
-        authenticated: bool,
-        nature: Nature,
-    ) -> tuple[int, bytes] | _Failed:
-        """One counted, paced HTTP request: its 2xx status and body, or what went wrong."""
-        stats = self.stats
-        if authenticated:
-            token = self._tokens.current() or await self._tokens.get()
-            headers = self._header_sets.get((token, customer, content_type))
-            if headers is None:
-                headers = self._headers(token, customer, content_type)
-            stats.requests += 1
-        else:
-            token = ""
-            headers = self._headers(None, customer, content_type)
-            stats.token_requests += 1
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        if self._closed:
-            raise self._closed_error(method, url, nature)
-        debug = _log.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
-        try:
-            response = await session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=self.config.timeout,
-                allow_redirects=False,
-                raise_for_status=False,
-                middlewares=self._guarded,
-            )
-            try:
-                status = response.status
-                payload = await response.read()
-                retry_after = (
-                    _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
-                )
-            finally:
-                response.release()
-        except Exception as exc:  # CancelledError is a BaseException: it passes untouched
-            _scrub(exc)
-            if self._closed:
-                raise self._closed_error(method, url, nature) from exc
-            failure = _failure(exc)
-            if failure is None:
-                raise
-            return _Failed(failure[0], failure[1], exc, token)
-        if status < 300:
-            if debug:
-                elapsed = (time.perf_counter() - started) * 1000
-                _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
-            return status, payload
-        error = error_from_response(
-            status, payload, method=method, path=url.path, retry_after=retry_after
-        )
-        answer = Answer(status, error.message, retry_after, isinstance(error, InvalidTokenError))
-        return _Failed(answer, f"{status} {error.message}", error, token)
 
     def _headers(
         self, token: str | None, customer: str | None, content_type: str | None
