@@ -99,11 +99,23 @@ def _as_results(key: str, value: Any) -> list[Result]:
     raise TypeError(f"{key}: run() returned {type(value).__name__}")
 
 
+def _processor() -> str:
+    """The CPU's model name (what ``lscpu`` shows), and the architecture."""
+    arch = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({arch})"
+    except OSError:
+        pass
+    return platform.processor() or arch
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _processor(),
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -155,6 +155,18 @@ class Endpoint(Generic[T]):
             SERVER_ERROR,
         )
 
+    def pieces(self) -> tuple[str, ...]:
+        """The template's text around its parameters, one more than them: ``/cars/{carId}/location``
+        gives ``("/cars/", "/location")``, so that a URL is a join, not a walk over segments."""
+        pieces = [""]
+        for part in self._parts:
+            if part is None:
+                pieces[-1] += "/"
+                pieces.append("")
+            else:
+                pieces[-1] += "/" + part
+        return tuple(pieces)
+
     def path(self, *values: str | int) -> tuple[str | int, ...]:
         """The path segments with ``values`` in place of the parameters, in order."""
         if len(values) != len(self.parameters):

@@ -51,11 +51,15 @@ UNCHANGED: Final = Unchanged.UNCHANGED
 class CarsResource(BulkReads[Car]):
     """The eight car endpoints. The GET methods accept an OData ``query=``."""
 
-    __slots__ = ("_t", "_url")
+    __slots__ = ("_car", "_location", "_location_at", "_products", "_t", "_url")
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
         self._url = transport.url(*_api.CARS.path())
+        self._car = transport.route(_api.CAR)
+        self._products = transport.route(_api.PRODUCTS_OF_CAR)
+        self._location = transport.route(_api.LOCATION)
+        self._location_at = transport.route(_api.LOCATION_AT)
 
     def __repr__(self) -> str:
         return f"CarsResource({self._t!r})"
@@ -74,7 +78,8 @@ class CarsResource(BulkReads[Car]):
         """``GET /cars``: the customer's cars (all of them, or what the query selects)."""
         t = self._t
         url = t.with_query(self._url, query)
-        return selected_list(await t.get_list(url, _api.CARS.model, t.customer(customer_id)), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_list(t.decode_list(payload, _api.CARS.model, "GET", url), query)
 
     @overload
     async def get(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -89,8 +94,9 @@ class CarsResource(BulkReads[Car]):
     ) -> Car | Selected[Car]:
         """``GET /cars/{carId}``."""
         t = self._t
-        url = t.with_query(t.url(*_api.CAR.path(check_id("car_id", car_id))), query)
-        return selected_one(await t.get_one(url, _api.CAR.model, t.customer(customer_id)), query)
+        url = self._car.at(check_id("car_id", car_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.CAR.model, "GET", url), query)
 
     async def create(
         self,
@@ -148,7 +154,8 @@ class CarsResource(BulkReads[Car]):
 
         t = self._t
         url = t.with_query(self._url, Query().filter(fields(Car).vin == vin))
-        return await t.get_list(url, _api.CARS.model, customer)
+        payload = await t.fetch(url, customer)
+        return t.decode_list(payload, _api.CARS.model, "GET", url)
 
     async def _settle(
         self,
@@ -227,7 +234,7 @@ class CarsResource(BulkReads[Car]):
         t = self._t
         await t.send(
             _api.UPDATE_CAR.method,
-            t.url(*_api.UPDATE_CAR.path(car_id)),
+            t.route(_api.UPDATE_CAR).at(car_id),
             customer=t.customer(customer_id),
             json=operations,
         )
@@ -235,7 +242,7 @@ class CarsResource(BulkReads[Car]):
     async def delete(self, car_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /cars/{carId}``."""
         t = self._t
-        url = t.url(*_api.DELETE_CAR.path(check_id("car_id", car_id)))
+        url = t.route(_api.DELETE_CAR).at(check_id("car_id", car_id))
         await t.send(_api.DELETE_CAR.method, url, customer=t.customer(customer_id), settle=_DELETED)
 
     @overload
@@ -251,10 +258,9 @@ class CarsResource(BulkReads[Car]):
     ) -> builtins.list[Product] | builtins.list[Selected[Product]]:
         """``GET /cars/{carId}/products``: the (at most two) products installed in a car."""
         t = self._t
-        url = t.url(*_api.PRODUCTS_OF_CAR.path(check_id("car_id", car_id)))
-        model = _api.PRODUCTS_OF_CAR.model
-        found = await t.get_list(t.with_query(url, query), model, t.customer(customer_id))
-        return selected_list(found, query)
+        url = self._products.at(check_id("car_id", car_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_list(t.decode_list(payload, _api.PRODUCTS_OF_CAR.model, "GET", url), query)
 
     @overload
     async def location(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -269,10 +275,9 @@ class CarsResource(BulkReads[Car]):
     ) -> Location | Selected[Location]:
         """``GET /cars/{carId}/location``: the last position recorded by the car's flinkey IQ."""
         t = self._t
-        url = t.url(*_api.LOCATION.path(check_id("car_id", car_id)))
-        model = _api.LOCATION.model
-        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
-        return selected_one(found, query)
+        url = self._location.at(check_id("car_id", car_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.LOCATION.model, "GET", url), query)
 
     @overload
     async def location_at(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -300,7 +305,7 @@ class CarsResource(BulkReads[Car]):
         ``when`` must be timezone-aware; it is sent in UTC as ``yyyy-MM-ddTHH:mm:ssZ``.
         """
         t = self._t
-        url = t.url(*_api.LOCATION_AT.path(check_id("car_id", car_id), format_search_date(when)))
-        model = _api.LOCATION_AT.model
-        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
-        return selected_one(found, query)
+        car = check_id("car_id", car_id)
+        url = self._location_at.of(car, format_search_date(when), query=query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.LOCATION_AT.model, "GET", url), query)

@@ -25,4 +25,5 @@ class CustomersResource:
 
     async def list(self) -> builtins.list[Customer]:
         """``GET /customers`` (not customer-scoped: no ``Customer-ID`` header is sent)."""
-        return await self._t.get_list(self._url, _api.CUSTOMERS.model, None)
+        payload = await self._t.fetch(self._url, None)
+        return self._t.decode_list(payload, _api.CUSTOMERS.model, "GET", self._url)

@@ -53,7 +53,8 @@ class GroupsResource:
     async def list(self, *, customer_id: int | None = None) -> builtins.list[Group]:
         """``GET /groups``."""
         t = self._t
-        return await t.get_list(self._url, _api.GROUPS.model, t.customer(customer_id))
+        payload = await t.fetch(self._url, t.customer(customer_id))
+        return t.decode_list(payload, _api.GROUPS.model, "GET", self._url)
 
     async def members(
         self, kind: str, group_id: int, *, customer_id: int | None = None
@@ -86,8 +87,9 @@ class GroupsResource:
     ) -> builtins.list[T]:
         t = self._t
         endpoint = kind.endpoints[0]
-        url = t.url(*endpoint.path(check_id("group_id", group_id)))
-        return await t.get_list(url, endpoint.model, t.customer(customer_id))
+        url = t.route(endpoint).at(check_id("group_id", group_id))
+        payload = await t.fetch(url, t.customer(customer_id))
+        return t.decode_list(payload, endpoint.model, "GET", url)
 
     # -- the group itself ------------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class GroupsResource:
         return t.decode(payload, _api.CREATE_GROUP.model, _api.CREATE_GROUP.method, self._url).id
 
     async def _named(self, name: str, customer: str) -> set[int]:
-        groups = await self._t.get_list(self._url, _api.GROUPS.model, customer)
+        payload = await self._t.fetch(self._url, customer)
+        groups = self._t.decode_list(payload, _api.GROUPS.model, "GET", self._url)
         return {group.id for group in groups if group.name == name}
 
     async def _settle(
@@ -162,7 +165,7 @@ class GroupsResource:
         t = self._t
         await t.send(
             _api.RENAME_GROUP.method,
-            t.url(*_api.RENAME_GROUP.path(group_id)),
+            t.route(_api.RENAME_GROUP).at(group_id),
             customer=t.customer(customer_id),
             json=[{"op": "replace", "path": "/name", "value": name}],
         )
@@ -170,7 +173,7 @@ class GroupsResource:
     async def delete(self, group_id: int, *, customer_id: int | None = None) -> None:
         """``DELETE /groups/{groupId}`` (the group must have no members left)."""
         t = self._t
-        url = t.url(*_api.DELETE_GROUP.path(check_id("group_id", group_id)))
+        url = t.route(_api.DELETE_GROUP).at(check_id("group_id", group_id))
         await t.send(
             _api.DELETE_GROUP.method, url, customer=t.customer(customer_id), settle=_DELETED
         )
@@ -194,7 +197,7 @@ class GroupsResource:
     ) -> None:
         endpoint = kind.endpoints[1]
         t = self._t
-        url = t.url(*endpoint.path(check_id("group_id", group_id)))
+        url = t.route(endpoint).at(check_id("group_id", group_id))
         body = {kind.id_parameter: check_id(kind.argument, member_id)}
         # An earlier attempt whose answer was lost may have done it already (see Transport.send).
         already = frozenset({kind.already})
@@ -208,7 +211,7 @@ class GroupsResource:
         endpoint = kind.endpoints[2]
         t = self._t
         group = check_id("group_id", group_id)
-        url = t.url(*endpoint.path(group, check_id(kind.argument, member_id)))
+        url = t.route(endpoint).of(group, check_id(kind.argument, member_id))
         gone = frozenset({kind.not_member})
         await t.send(endpoint.method, url, customer=t.customer(customer_id), settle=gone)
 

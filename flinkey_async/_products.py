@@ -21,11 +21,14 @@ __all__ = ["ProductsResource"]
 class ProductsResource(BulkReads[Product]):
     """The four product endpoints. Every method accepts an OData ``query=``."""
 
-    __slots__ = ("_t", "_url")
+    __slots__ = ("_car", "_product", "_service", "_t", "_url")
 
     def __init__(self, transport: Transport) -> None:
         self._t = transport
         self._url = transport.url(*_api.PRODUCTS.path())
+        self._product = transport.route(_api.PRODUCT)
+        self._service = transport.route(_api.SERVICE_OF_PRODUCT)
+        self._car = transport.route(_api.CAR_OF_PRODUCT)
 
     def __repr__(self) -> str:
         return f"ProductsResource({self._t!r})"
@@ -44,8 +47,8 @@ class ProductsResource(BulkReads[Product]):
         """``GET /products``: every product of the customer."""
         t = self._t
         url = t.with_query(self._url, query)
-        found = await t.get_list(url, _api.PRODUCTS.model, t.customer(customer_id))
-        return selected_list(found, query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_list(t.decode_list(payload, _api.PRODUCTS.model, "GET", url), query)
 
     @overload
     async def get(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -60,9 +63,9 @@ class ProductsResource(BulkReads[Product]):
     ) -> Product | Selected[Product]:
         """``GET /products/{productId}``."""
         t = self._t
-        url = t.with_query(t.url(*_api.PRODUCT.path(check_id("product_id", product_id))), query)
-        found = await t.get_one(url, _api.PRODUCT.model, t.customer(customer_id))
-        return selected_one(found, query)
+        url = self._product.at(check_id("product_id", product_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.PRODUCT.model, "GET", url), query)
 
     @overload
     async def service(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -77,10 +80,9 @@ class ProductsResource(BulkReads[Product]):
     ) -> Service | Selected[Service]:
         """``GET /products/{productId}/services``: the service contract of a product."""
         t = self._t
-        url = t.url(*_api.SERVICE_OF_PRODUCT.path(check_id("product_id", product_id)))
-        model = _api.SERVICE_OF_PRODUCT.model
-        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
-        return selected_one(found, query)
+        url = self._service.at(check_id("product_id", product_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.SERVICE_OF_PRODUCT.model, "GET", url), query)
 
     @overload
     async def car(  # type: ignore[overload-overlap]  # SelectQuery is the narrower Query
@@ -95,7 +97,6 @@ class ProductsResource(BulkReads[Product]):
     ) -> Car | Selected[Car]:
         """``GET /products/{productId}/cars``: the car a product is installed in."""
         t = self._t
-        url = t.url(*_api.CAR_OF_PRODUCT.path(check_id("product_id", product_id)))
-        model = _api.CAR_OF_PRODUCT.model
-        found = await t.get_one(t.with_query(url, query), model, t.customer(customer_id))
-        return selected_one(found, query)
+        url = self._car.at(check_id("product_id", product_id), query)
+        payload = await t.fetch(url, t.customer(customer_id))
+        return selected_one(t.decode(payload, _api.CAR_OF_PRODUCT.model, "GET", url), query)

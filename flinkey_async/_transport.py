@@ -1,6 +1,7 @@
 """The one request path: URLs, headers, bodies, timeouts, retries, error mapping and decoding.
 
-Every call of every resource ends in :meth:`Transport.send`. It
+Every call of every resource ends in :meth:`Transport.fetch` (reads call it directly, writes
+through :meth:`Transport.send`). It
 
 - builds URLs with yarl from ``int`` ids and fixed segments, and appends an OData query string
   verbatim (it arrives already percent-encoded, so nothing is encoded twice);
@@ -46,11 +47,12 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
@@ -76,7 +78,10 @@ from ._models import Token
 from ._rate import RateLimiter
 from ._validation import check_id
 
-__all__ = ["ClientStats", "QueryLike", "Transport"]
+if TYPE_CHECKING:
+    from ._api import Endpoint
+
+__all__ = ["ClientStats", "QueryLike", "Route", "Transport"]
 
 _log = logging.getLogger(__name__)
 
@@ -91,6 +96,9 @@ _FORM: Final = "application/x-www-form-urlencoded"
 _NOTHING_TO_SETTLE: Final[frozenset[str]] = frozenset()
 _SECRET_HEADERS: Final = (API_KEY_HEADER, "Authorization")
 _FIRST: Final = Attempt()
+_Headers = CIMultiDictProxy[str]
+_HEADER_SETS: Final = 64
+"""Header sets kept per transport (one per token, customer and content type in use)."""
 _ERRORS: Final[dict[Failure, type[TransportError]]] = {
     Failure.REFUSED: ConnectError,
     Failure.CONNECT_TIMEOUT: RequestTimeoutError,
@@ -222,8 +230,10 @@ class Transport:
         "_closed",
         "_customer",
         "_guarded",
+        "_header_sets",
         "_owns_session",
         "_pacer",
+        "_routes",
         "_session",
         "_token_url",
         "_tokens",
@@ -257,6 +267,8 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._guarded: tuple[aiohttp.ClientMiddlewareType, ...] = ()
+        self._header_sets: dict[tuple[str | None, str | None, str | None], _Headers] = {}
+        self._routes: dict[str, Route] = {}
         self._closed = False
         self._waiting: set[asyncio.Task[Any]] = set()  # calls waiting to retry
         self._woken: set[asyncio.Task[Any]] = set()  # ... that close() cancelled
@@ -328,6 +340,13 @@ class Transport:
                 return url
         return self._base.with_path(path, encoded=True)
 
+    def route(self, endpoint: Endpoint[Any]) -> Route:
+        """The URLs of ``endpoint`` under the base URL (made once per template, then reused)."""
+        route = self._routes.get(endpoint.template)
+        if route is None:
+            route = self._routes[endpoint.template] = Route(self, endpoint)
+        return route
+
     @staticmethod
     def with_query(url: URL, query: QueryLike | None) -> URL:
         """Append an already percent-encoded OData query string verbatim."""
@@ -380,25 +399,6 @@ class Transport:
 
     # -- the request path ------------------------------------------------------------------------
 
-    # The two read paths go straight to the exchange: a GET has no body to encode, and every
-    # call level saved counts at thousands of requests.
-
-    async def get_one(self, url: URL, cls: type[T], customer: str | None) -> T:
-        """``GET`` one entity as ``cls``."""
-        _, payload = await self._exchange(
-            "GET", url, body=None, content_type=None, customer=customer,
-            authenticated=True, nature=Nature.READ, settle=_NOTHING_TO_SETTLE,
-        )  # fmt: skip
-        return self.decode(payload, cls, "GET", url)
-
-    async def get_list(self, url: URL, cls: type[T], customer: str | None) -> list[T]:
-        """``GET`` a JSON array as a list of ``cls``."""
-        _, payload = await self._exchange(
-            "GET", url, body=None, content_type=None, customer=customer,
-            authenticated=True, nature=Nature.READ, settle=_NOTHING_TO_SETTLE,
-        )  # fmt: skip
-        return self.decode_list(payload, cls, "GET", url)
-
     async def send(
         self,
         method: str,
@@ -418,17 +418,15 @@ class Transport:
         that answer count as success.
         """
         body = None if json is None else _json.dumps(json)
-        _, payload = await self._exchange(
-            method,
+        return await self.fetch(
             url,
-            body=body,
-            content_type=None if body is None else _JSON,
-            customer=customer,
-            authenticated=True,
+            customer,
+            method,
+            body,
+            None if body is None else _JSON,
             nature=Nature.CREATE if create else Nature.READ if method == "GET" else Nature.WRITE,
             settle=settle,
         )
-        return payload
 
     async def _fetch_token(self) -> Token:
         """One password-grant token request (repeatable: it creates nothing)."""
@@ -440,16 +438,7 @@ class Transport:
         ).encode()
         url = self._token_url
         try:
-            _, payload = await self._exchange(
-                "POST",
-                url,
-                body=form,
-                content_type=_FORM,
-                customer=None,
-                authenticated=False,
-                nature=Nature.READ,
-                settle=_NOTHING_TO_SETTLE,
-            )
+            payload = await self.fetch(url, None, "POST", form, _FORM, authenticated=False)
         except (InvalidTokenError, BadRequestError) as exc:
             # At the token endpoint a 401 that is not about the API key, or an OAuth2 400
             # (invalid_grant), is about the username or password, not about a token.
@@ -458,68 +447,142 @@ class Transport:
             ) from None
         return self.decode(payload, Token, "POST", url)
 
-    async def _exchange(
+    async def fetch(
         self,
-        method: str,
         url: URL,
-        *,
-        body: bytes | None,
-        content_type: str | None,
         customer: str | None,
-        authenticated: bool,
-        nature: Nature,
-        settle: frozenset[str],
-    ) -> tuple[int, bytes]:
-        """Send until the answer is final; what follows a failed attempt is :func:`decide`'s."""
+        method: str = "GET",
+        body: bytes | None = None,
+        content_type: str | None = None,
+        *,
+        authenticated: bool = True,
+        nature: Nature = Nature.READ,
+        settle: frozenset[str] = _NOTHING_TO_SETTLE,
+    ) -> bytes:
+        """Send until the answer is final and return the body of its 2xx answer (a ``GET`` by
+        default: the read methods call this directly, and decode what it returns).
+
+        Each turn of the loop is one counted, paced HTTP request; what follows a failed one is
+        :meth:`_after_failure`'s. The attempt is written out here rather than in a method of its
+        own: every call level on the way to aiohttp is paid again each time the request resumes.
+        """
         session = self._session
         if session is None or self._closed:
             session = await self.open()
-        policy = self.config.retry
-        renewable = authenticated and self._tokens.renewable
+        stats = self.stats
         attempt = _FIRST
         while True:
-            sent = await self._attempt(
-                session, method, url, body, content_type, customer, authenticated, nature
-            )
-            if not isinstance(sent, _Failed):
-                return sent
-            outcome = sent.outcome
-            decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
-            action = decision.action
-            if action is Action.RETRY:
-                delay = decision.wait
-                if delay is None:
-                    delay = policy.backoff(attempt.number)
-                _log.warning(
-                    "%s %s: %s; retry %d of %d in %.2f s",
-                    method,
-                    url.path,
-                    sent.reason,
-                    attempt.number,
-                    policy.max_attempts - 1,
-                    delay,
-                )
-                attempt = attempt.retried(outcome)
-                self.stats.retries += 1
-                await self._retry_wait(delay, method, url, nature)
-            elif action is Action.REPLAY:
-                self._tokens.invalidate(sent.token)
-                attempt = attempt.replaying()
-                self.stats.token_replays += 1
-                _log.info(
-                    "%s %s: token rejected; renewing it and sending once more", method, url.path
-                )
-            elif action is Action.SETTLE:
-                assert isinstance(outcome, Answer)  # only an answer can say "already done"
-                _log.warning(
-                    "%s %s: %s after a lost answer; the earlier attempt took effect",
-                    method,
-                    url.path,
-                    sent.reason,
-                )
-                return outcome.status, b""
+            if authenticated:
+                token = self._tokens.current() or await self._tokens.get()
+                headers = self._header_sets.get((token, customer, content_type))
+                if headers is None:
+                    headers = self._headers(token, customer, content_type)
+                stats.requests += 1
             else:
-                raise self._final_error(decision, sent, method, url) from sent.cause
+                token = ""
+                headers = self._headers(None, customer, content_type)
+                stats.token_requests += 1
+            if self._pacer is not None:
+                await self._pacer.acquire()
+            if self._closed:
+                raise self._closed_error(method, url, nature)
+            debug = _log.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
+            try:
+                response = await session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=self.config.timeout,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    middlewares=self._guarded,
+                )
+                try:
+                    status = response.status
+                    payload = await response.read()
+                    retry_after = (
+                        _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
+                    )
+                finally:
+                    response.release()
+            except Exception as exc:  # CancelledError is a BaseException: it passes untouched
+                _scrub(exc)
+                if self._closed:
+                    raise self._closed_error(method, url, nature) from exc
+                failure = _failure(exc)
+                if failure is None:
+                    raise
+                sent = _Failed(failure[0], failure[1], exc, token)
+            else:
+                if status < 300:
+                    if debug:
+                        elapsed = (time.perf_counter() - started) * 1000
+                        _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
+                    return payload
+                error = error_from_response(
+                    status, payload, method=method, path=url.path, retry_after=retry_after
+                )
+                answer = Answer(
+                    status, error.message, retry_after, isinstance(error, InvalidTokenError)
+                )
+                sent = _Failed(answer, f"{status} {error.message}", error, token)
+            following = await self._after_failure(
+                attempt, sent, method, url, nature, settle, authenticated
+            )
+            if following is None:
+                return b""
+            attempt = following
+
+    async def _after_failure(
+        self,
+        attempt: Attempt,
+        sent: _Failed,
+        method: str,
+        url: URL,
+        nature: Nature,
+        settle: frozenset[str],
+        authenticated: bool,
+    ) -> Attempt | None:
+        """Act on :func:`decide`'s answer to a failed attempt: the next attempt to make (after the
+        wait a retry takes), None when the request is settled, or the final error raised."""
+        policy = self.config.retry
+        outcome = sent.outcome
+        renewable = authenticated and self._tokens.renewable
+        decision = decide(attempt, outcome, nature, policy, renewable=renewable, settle=settle)
+        action = decision.action
+        if action is Action.RETRY:
+            delay = decision.wait
+            if delay is None:
+                delay = policy.backoff(attempt.number)
+            _log.warning(
+                "%s %s: %s; retry %d of %d in %.2f s",
+                method,
+                url.path,
+                sent.reason,
+                attempt.number,
+                policy.max_attempts - 1,
+                delay,
+            )
+            self.stats.retries += 1
+            await self._retry_wait(delay, method, url, nature)
+            return attempt.retried(outcome)
+        if action is Action.REPLAY:
+            self._tokens.invalidate(sent.token)
+            self.stats.token_replays += 1
+            _log.info("%s %s: token rejected; renewing it and sending once more", method, url.path)
+            return attempt.replaying()
+        if action is Action.SETTLE:
+            assert isinstance(outcome, Answer)  # only an answer can say "already done"
+            _log.warning(
+                "%s %s: %s after a lost answer; the earlier attempt took effect",
+                method,
+                url.path,
+                sent.reason,
+            )
+            return None
+        raise self._final_error(decision, sent, method, url) from sent.cause
 
     async def _retry_wait(self, delay: float, method: str, url: URL, nature: Nature) -> None:
         """Sleep before a retry; :meth:`close` cuts the wait short with ClientClosedError.
@@ -541,74 +604,25 @@ class Transport:
         finally:
             self._waiting.discard(task)
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        content_type: str | None,
-        customer: str | None,
-        authenticated: bool,
-        nature: Nature,
-    ) -> tuple[int, bytes] | _Failed:
-        """One counted, paced HTTP request: its 2xx status and body, or what went wrong."""
-        stats = self.stats
-        headers = {API_KEY_HEADER: self._api_key}
-        token = ""
-        if authenticated:
-            token = self._tokens.current() or await self._tokens.get()
-            headers["Authorization"] = "Bearer " + token
-            stats.requests += 1
-        else:
-            stats.token_requests += 1
-        if customer is not None:
-            headers[CUSTOMER_HEADER] = customer
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        if self._closed:
-            raise self._closed_error(method, url, nature)
-        debug = _log.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
-        try:
-            response = await session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=self.config.timeout,
-                allow_redirects=False,
-                raise_for_status=False,
-                middlewares=self._guarded,
-            )
-            try:
-                status = response.status
-                payload = await response.read()
-                retry_after = (
-                    _retry_after(response.headers.get("Retry-After")) if status >= 400 else None
-                )
-            finally:
-                response.release()
-        except Exception as exc:  # CancelledError is a BaseException: it passes untouched
-            _scrub(exc)
-            if self._closed:
-                raise self._closed_error(method, url, nature) from exc
-            failure = _failure(exc)
-            if failure is None:
-                raise
-            return _Failed(failure[0], failure[1], exc, token)
-        if status < 300:
-            if debug:
-                elapsed = (time.perf_counter() - started) * 1000
-                _log.debug("%s %s -> %d (%.1f ms)", method, url.path, status, elapsed)
-            return status, payload
-        error = error_from_response(
-            status, payload, method=method, path=url.path, retry_after=retry_after
-        )
-        answer = Answer(status, error.message, retry_after, isinstance(error, InvalidTokenError))
-        return _Failed(answer, f"{status} {error.message}", error, token)
+    def _headers(
+        self, token: str | None, customer: str | None, content_type: str | None
+    ) -> _Headers:
+        """The headers of a request, made once per token, customer and content type: aiohttp
+        takes a multidict as it is, where a dict would be converted on every request."""
+        key = (token, customer, content_type)
+        headers = self._header_sets.get(key)
+        if headers is None:
+            made = CIMultiDict({API_KEY_HEADER: self._api_key})
+            if token is not None:
+                made["Authorization"] = "Bearer " + token
+            if customer is not None:
+                made[CUSTOMER_HEADER] = customer
+            if content_type is not None:
+                made["Content-Type"] = content_type
+            if len(self._header_sets) >= _HEADER_SETS:
+                self._header_sets.clear()  # an old token's, most of them
+            headers = self._header_sets[key] = CIMultiDictProxy(made)
+        return headers
 
     def _final_error(
         self, decision: Decision, sent: _Failed, method: str, url: URL
@@ -675,6 +689,83 @@ class Transport:
 
     def decode_json(self, payload: bytes, method: str, url: URL) -> Any:
         return self._loads(payload, method, url)
+
+
+class Route:
+    """The URLs of one endpoint under a client's base URL.
+
+    The endpoint's literal path text is joined to the base path once, so that a URL is one
+    concatenation and one ``with_path(encoded=True)``, a third of what :meth:`Transport.url`
+    costs; an endpoint without parameters has one URL, made once and reused (:attr:`fixed`).
+    """
+
+    __slots__ = ("_base", "_endpoint", "_head", "_origin", "_rest", "_tail", "_transport", "fixed")
+
+    def __init__(self, transport: Transport, endpoint: Endpoint[Any]) -> None:
+        pieces = endpoint.pieces()
+        base = transport.base_url
+        self._transport = transport
+        self._endpoint = endpoint
+        self._base = base
+        self._origin = str(base.with_path("/", encoded=True))[:-1]
+        self._head = transport._base_path + pieces[0]
+        self._rest = pieces[1:]
+        plain = all(
+            _PLAIN_SEGMENT.fullmatch(segment)
+            for piece in pieces
+            for segment in piece.split("/")
+            if segment
+        )
+        self._tail = pieces[1] if plain and len(pieces) == 2 else None
+        """What follows the one parameter (None: :meth:`at` takes the general path)."""
+        self.fixed = base.with_path(self._head, encoded=True) if len(pieces) == 1 else None
+        """The one URL of an endpoint without parameters."""
+        if not plain:
+            self._head = ""  # every URL through Transport.url, which encodes the literal text
+
+    def __repr__(self) -> str:
+        return f"Route({self._endpoint.template!r})"
+
+    def at(self, value: int, query: QueryLike | None = None) -> URL:
+        """The URL with ``value`` (a checked id) in place of the endpoint's one parameter."""
+        tail = self._tail
+        if tail is None or value.__class__ is not int:
+            return self.of(value, query=query)
+        path = self._head + str(value) + tail
+        if query is None:
+            return self._base.with_path(path, encoded=True)
+        return self._with_query(path, query)
+
+    def of(self, *values: int | str, query: QueryLike | None = None) -> URL:
+        """The URL with ``values`` in place of the parameters, in order."""
+        rest = self._rest
+        path = self._head
+        if len(values) != len(rest) or not path:
+            return self._slow(values, query)
+        for value, piece in zip(values, rest, strict=True):
+            if value.__class__ is int:
+                path += str(value) + piece
+            elif isinstance(value, str) and _PLAIN_SEGMENT.fullmatch(value):
+                path += value + piece
+            else:
+                return self._slow(values, query)
+        if query is None:
+            return self._base.with_path(path, encoded=True)
+        return self._with_query(path, query)
+
+    def _slow(self, values: tuple[int | str, ...], query: QueryLike | None) -> URL:
+        """Segment by segment, quoting what needs it (and the arity checked)."""
+        t = self._transport
+        return t.with_query(t.url(*self._endpoint.path(*values)), query)
+
+    def _with_query(self, path: str, query: QueryLike) -> URL:
+        """The path with an already percent-encoded OData query, as :meth:`Transport.with_query`."""
+        encoded = query.encoded()
+        if not encoded:
+            return self._base.with_path(path, encoded=True)
+        if not isinstance(encoded, str):
+            raise ValidationError("query", "encoded() must return a str")
+        return URL(f"{self._origin}{path}?{encoded.removeprefix('?')}", encoded=True)
 
 
 def _guard_chain(session: aiohttp.ClientSession) -> tuple[aiohttp.ClientMiddlewareType, ...]:
