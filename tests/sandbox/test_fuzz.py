@@ -733,4 +733,17 @@ async def test_fuzzing_the_sandbox_finds_no_5xx_no_hang_no_change_from_a_refused
     assert requested == ROUTES  # every route was reached with ids that bind
     assert len(answered) > len(ROUTES) // 2, sorted(ROUTES - answered)  # not all refused
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("flinkey_async")]
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], logged[:5]
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING and not _aiohttp_gc(r)]
+    assert not loud, logged[:5]
+
+
+def _aiohttp_gc(record: logging.LogRecord) -> bool:
+    """asyncio's note that it collected one of aiohttp's own request handler tasks, pending on a
+    connection the fuzzer hung up on. Older aiohttp releases (3.13.3 on Python 3.13) keep no
+    reference to that task; the sandbox never sees the request. Anything else logged counts."""
+    text = record.getMessage()
+    return (
+        record.name == "asyncio"
+        and text.startswith("Task was destroyed but it is pending!")
+        and "RequestHandler.start()" in text
+    )
